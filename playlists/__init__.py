@@ -1,0 +1,1 @@
+"""Pure scheduling domain: wire documents, signing, the timeline compiler."""
