@@ -28,7 +28,9 @@ class WireError(ValueError):
 
 def canonical_json(obj: Any) -> bytes:
     """UTF-8 JSON with sorted keys and no insignificant whitespace: the bytes that get signed."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    return json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode()
 
 
 def key_id(public_key: Ed25519PublicKey) -> str:

@@ -1,0 +1,1 @@
+"""The central service: web panel, JSON API, scheduler, MQTT gateway, auditing."""

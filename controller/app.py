@@ -1,0 +1,191 @@
+"""The one wiring point of a controller process: ``create_app(settings)``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from audio import MediaStore, get_engine
+from controller import bulletins, devices, receipts, schedules
+from controller.asrun import OUTCOMES_VI
+from controller.db import make_engine
+from controller.deps import LoginRequired
+from controller.errors import LoaError
+from controller.gateway import MqttGateway
+from controller.keys import Signer
+from controller.rendering import Renderer
+from controller.services import Services
+from controller.settings import Settings
+from controller.timelines import TimelinePublisher
+from playlists.wire import Topics
+
+log = logging.getLogger(__name__)
+HERE = Path(__file__).parent
+
+
+class UnsafeSettings(RuntimeError):
+    """Production was asked for with settings that are only fit for a demo."""
+
+
+def check_production(settings: Settings) -> None:
+    """Refuse to start in production with demo-grade settings."""
+    if settings.environment != "production":
+        return
+    problems = []
+    if not settings.mqtt_username or not settings.mqtt_password:
+        problems.append("LOA_MQTT_USERNAME/LOA_MQTT_PASSWORD are required (anonymous brokers are for demos)")
+    if not settings.secure_cookies:
+        problems.append("LOA_SECURE_COOKIES must be true (serve the panel over TLS)")
+    if problems:
+        raise UnsafeSettings("; ".join(problems))
+
+
+def build_services(settings: Settings, *, connect_mqtt: bool = True) -> Services:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.resolved_database_url)
+    signer = Signer.from_file(settings.resolved_signing_key_path)
+    topics = Topics(settings.topic_root)
+    store = MediaStore(settings.media_dir)
+    gateway: MqttGateway | None = None
+
+    def publish(topic: str, payload: bytes, retain: bool) -> None:
+        if gateway is not None:
+            gateway.publish(topic, payload, retain)
+
+    publisher = TimelinePublisher(
+        engine=engine,
+        signer=signer,
+        topics=topics,
+        publish=publish,
+        media_url=settings.public_url,
+        horizon=timedelta(hours=settings.timeline_horizon_hours),
+    )
+
+    def on_report(device_id: str, raw: bytes) -> None:
+        ack = receipts.handle_report(engine, device_id=device_id, raw=raw)
+        if ack is not None:
+            publish(topics.ack(device_id), signer.sign(ack), True)
+
+    def on_status(device_id: str, raw: bytes) -> None:
+        devices.handle_status(engine, device_id=device_id, raw=raw)
+
+    if connect_mqtt:
+        gateway = MqttGateway(
+            host=settings.mqtt_host,
+            port=settings.mqtt_port,
+            client_id=settings.mqtt_client_id,
+            topics=topics,
+            on_report=on_report,
+            on_status=on_status,
+            username=settings.mqtt_username,
+            password=settings.mqtt_password,
+        )
+    return Services(
+        settings=settings,
+        engine=engine,
+        signer=signer,
+        topics=topics,
+        store=store,
+        renderer=Renderer(engine=get_engine(settings.tts_engine), store=store),
+        publisher=publisher,
+        gateway=gateway,
+    )
+
+
+def make_templates(settings: Settings) -> Jinja2Templates:
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    tz = ZoneInfo(settings.timezone)
+
+    def vn_datetime(value: datetime | None, seconds: bool = False) -> str:
+        if value is None:
+            return "—"
+        return value.astimezone(tz).strftime("%d/%m/%Y %H:%M:%S" if seconds else "%d/%m/%Y %H:%M")
+
+    templates.env.filters["vn_datetime"] = vn_datetime
+    templates.env.globals.update(
+        categories=bulletins.CATEGORIES,
+        statuses=bulletins.STATUS_NAMES_VI,
+        accents=bulletins.ACCENT_NAMES_VI,
+        outcomes=OUTCOMES_VI,
+        priorities=schedules.PRIORITIES_VI,
+    )
+    return templates
+
+
+def create_app(settings: Settings, *, connect_mqtt: bool = True, run_jobs: bool = True) -> FastAPI:
+    """Build a controller: panel, API, media, MQTT gateway and the periodic compile job."""
+    check_production(settings)
+    services = build_services(settings, connect_mqtt=connect_mqtt)
+    scheduler = BackgroundScheduler(timezone="UTC")
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if services.gateway is not None:
+            services.gateway.start()
+        if run_jobs:
+            scheduler.add_job(
+                services.publisher.refresh,
+                "interval",
+                seconds=settings.compile_interval_seconds,
+                id="compile-timelines",
+                next_run_time=datetime.now(ZoneInfo("UTC")),
+                max_instances=1,
+                coalesce=True,
+            )
+            scheduler.start()
+        yield
+        if run_jobs:
+            scheduler.shutdown(wait=False)
+        if services.gateway is not None:
+            services.gateway.stop()
+        services.engine.dispose()
+
+    app = FastAPI(title="Loa", version="0.1.0", lifespan=lifespan, docs_url="/api/docs", redoc_url=None)
+    app.state.services = services
+    app.state.templates = make_templates(settings)
+
+    from controller.routes import api, media, panel
+
+    app.include_router(api.router)
+    app.include_router(media.router)
+    app.include_router(panel.router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.exception_handler(LoginRequired)
+    async def _login_required(_request: Request, _exc: LoginRequired) -> Response:
+        return RedirectResponse("/login", status_code=303)
+
+    @app.exception_handler(LoaError)
+    async def _loa_error(request: Request, exc: LoaError) -> Response:
+        if request.url.path.startswith(("/api/", "/media/")):
+            return JSONResponse(
+                {
+                    "type": "about:blank",
+                    "title": exc.title,
+                    "status": exc.status_code,
+                    "detail": exc.message,
+                    "field": exc.field,
+                },
+                status_code=exc.status_code,
+                media_type="application/problem+json",
+            )
+        response: Response = app.state.templates.TemplateResponse(
+            request, "error.html", {"error": exc, "user": None}, status_code=exc.status_code
+        )
+        return response
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, object]:
+        return {"ok": True, "mqtt": bool(services.gateway and services.gateway.connected)}
+
+    return app

@@ -1,0 +1,173 @@
+"""Bulletins and their approval workflow: draft → submitted → approved / rejected."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+from sqlmodel import Session, col, select
+
+from controller import audit_log
+from controller.auth import can_touch_zone, commune_ids, require
+from controller.errors import Conflict, InvalidInput, NotFound
+from controller.models import Bulletin, User, Zone, utcnow
+from controller.rendering import Renderer
+
+CATEGORIES = {
+    "legal": "Phổ biến, giáo dục pháp luật",
+    "policy": "Chủ trương, chính sách",
+    "notice": "Thông báo",
+    "emergency": "Khẩn cấp",
+}
+STATUS_NAMES_VI = {
+    "draft": "Bản nháp",
+    "submitted": "Chờ duyệt",
+    "approved": "Đã duyệt",
+    "rejected": "Bị từ chối",
+}
+ACCENT_NAMES_VI = {"north": "Giọng Bắc", "central": "Giọng Trung", "south": "Giọng Nam"}
+MAX_BODY_CHARS = 30_000
+
+
+def text_sha256(bulletin: Bulletin) -> str:
+    """The hash that freezes what was approved: title, body and accent."""
+    return hashlib.sha256(f"{bulletin.title}\n{bulletin.accent}\n{bulletin.body}".encode()).hexdigest()
+
+
+def create_bulletin(
+    session: Session,
+    *,
+    user: User,
+    commune_id: int,
+    title: str,
+    body: str,
+    category: str = "legal",
+    source_ref: str | None = None,
+    accent: str = "central",
+) -> Bulletin:
+    require(user, "bulletin.write")
+    title, body = title.strip(), body.strip()
+    if not title:
+        raise InvalidInput("Vui lòng nhập tiêu đề bản tin.", field="title")
+    if len(title) > 300:
+        raise InvalidInput("Tiêu đề dài quá 300 ký tự.", field="title")
+    if not body:
+        raise InvalidInput("Vui lòng nhập nội dung bản tin.", field="body")
+    if len(body) > MAX_BODY_CHARS:
+        raise InvalidInput(f"Nội dung dài quá {MAX_BODY_CHARS:,} ký tự.".replace(",", "."), field="body")
+    if category not in CATEGORIES:
+        raise InvalidInput("Loại bản tin không hợp lệ.", field="category")
+    if accent not in ACCENT_NAMES_VI:
+        raise InvalidInput("Giọng đọc không hợp lệ.", field="accent")
+    commune = session.get(Zone, commune_id)
+    if commune is None or commune.kind != "commune" or not can_touch_zone(session, user, commune):
+        raise InvalidInput("Bạn không phụ trách xã này.", field="commune_id")
+    bulletin = Bulletin(
+        commune_id=commune_id,
+        title=title,
+        body=body,
+        category=category,
+        source_ref=(source_ref or "").strip() or None,
+        accent=accent,
+        author_id=user.id or 0,
+    )
+    session.add(bulletin)
+    session.flush()
+    audit_log.record(
+        session, actor=user, action="bulletin.create", object_type="bulletin", object_id=bulletin.id
+    )
+    session.commit()
+    session.refresh(bulletin)
+    return bulletin
+
+
+def get_bulletin(session: Session, *, user: User, bulletin_id: int) -> Bulletin:
+    """A bulletin the user may see; another commune's bulletin is 'not found'."""
+    require(user, "bulletin.view")
+    bulletin = session.get(Bulletin, bulletin_id)
+    if bulletin is None:
+        raise NotFound("Không tìm thấy bản tin.")
+    allowed = commune_ids(session, user)
+    if allowed is not None and bulletin.commune_id not in allowed:
+        raise NotFound("Không tìm thấy bản tin.")
+    return bulletin
+
+
+def list_bulletins(session: Session, *, user: User, status: str | None = None) -> Sequence[Bulletin]:
+    require(user, "bulletin.view")
+    query = select(Bulletin).order_by(col(Bulletin.id).desc())
+    allowed = commune_ids(session, user)
+    if allowed is not None:
+        query = query.where(col(Bulletin.commune_id).in_(allowed))
+    if status:
+        query = query.where(Bulletin.status == status)
+    return session.exec(query).all()
+
+
+def submit_bulletin(session: Session, *, user: User, bulletin: Bulletin) -> Bulletin:
+    require(user, "bulletin.write")
+    if bulletin.status not in ("draft", "rejected"):
+        raise Conflict("Chỉ gửi duyệt được bản nháp hoặc bản tin bị từ chối.")
+    bulletin.status = "submitted"
+    bulletin.submitted_at = bulletin.updated_at = utcnow()
+    session.add(bulletin)
+    audit_log.record(
+        session, actor=user, action="bulletin.submit", object_type="bulletin", object_id=bulletin.id
+    )
+    session.commit()
+    session.refresh(bulletin)
+    return bulletin
+
+
+def approve_bulletin(session: Session, *, user: User, bulletin: Bulletin, renderer: Renderer) -> Bulletin:
+    """Approve and render: the text and the audio are frozen by hash from here on."""
+    require(user, "bulletin.decide")
+    if bulletin.status != "submitted":
+        raise Conflict("Chỉ duyệt được bản tin đang chờ duyệt.")
+    media = renderer.render_text(
+        session, text=f"{bulletin.title}.\n\n{bulletin.body}", accent=bulletin.accent
+    )
+    bulletin.status = "approved"
+    bulletin.approver_id = user.id
+    bulletin.decided_at = bulletin.updated_at = utcnow()
+    bulletin.text_sha256 = text_sha256(bulletin)
+    bulletin.media_sha256 = media.sha256
+    bulletin.decision_comment = None
+    session.add(bulletin)
+    audit_log.record(
+        session,
+        actor=user,
+        action="bulletin.approve",
+        object_type="bulletin",
+        object_id=bulletin.id,
+        text_sha256=bulletin.text_sha256,
+        media_sha256=media.sha256,
+    )
+    session.commit()
+    session.refresh(bulletin)
+    return bulletin
+
+
+def reject_bulletin(session: Session, *, user: User, bulletin: Bulletin, comment: str) -> Bulletin:
+    require(user, "bulletin.decide")
+    if bulletin.status != "submitted":
+        raise Conflict("Chỉ từ chối được bản tin đang chờ duyệt.")
+    comment = comment.strip()
+    if not comment:
+        raise InvalidInput("Vui lòng ghi lý do từ chối để người soạn sửa lại.", field="comment")
+    bulletin.status = "rejected"
+    bulletin.approver_id = user.id
+    bulletin.decision_comment = comment[:2000]
+    bulletin.decided_at = bulletin.updated_at = utcnow()
+    session.add(bulletin)
+    audit_log.record(
+        session,
+        actor=user,
+        action="bulletin.reject",
+        object_type="bulletin",
+        object_id=bulletin.id,
+        comment=comment,
+    )
+    session.commit()
+    session.refresh(bulletin)
+    return bulletin

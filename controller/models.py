@@ -1,0 +1,157 @@
+"""Database tables (SQLModel). Every datetime is aware and stored in UTC (SQLModel's UTCDateTime)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Column, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """Now, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class Zone(SQLModel, table=True):
+    """An administrative unit: the province, a commune or ward, or a village (thôn, xóm, bản, khối)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(index=True, unique=True, max_length=64)
+    name: str = Field(max_length=200)
+    kind: str = Field(max_length=16, description="province, commune or village")
+    parent_id: int | None = Field(default=None, foreign_key="zone.id", index=True)
+
+
+class User(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(index=True, unique=True, max_length=64)
+    full_name: str = Field(max_length=200)
+    password_hash: str = Field(max_length=200)
+    role: str = Field(max_length=16, description="admin, editor, approver, auditor or technician")
+    is_active: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class UserZone(SQLModel, table=True):
+    """A commune a user belongs to (editors and approvers see only theirs)."""
+
+    user_id: int = Field(foreign_key="user.id", primary_key=True)
+    zone_id: int = Field(foreign_key="zone.id", primary_key=True)
+
+
+class AuthSession(SQLModel, table=True):
+    """A server-side login: a panel cookie or an API bearer token (stored as its sha256)."""
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    kind: str = Field(max_length=8, description="web or api")
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_seen_at: datetime = Field(default_factory=utcnow)
+
+
+class Device(SQLModel, table=True):
+    """A speaker box on a pole."""
+
+    id: str = Field(primary_key=True, max_length=63)
+    name: str = Field(max_length=200)
+    zone_id: int = Field(foreign_key="zone.id", index=True)
+    public_key: str = Field(max_length=64, description="The box's Ed25519 key (base64), made on the box")
+    media_token_hash: str = Field(max_length=64, index=True)
+    is_active: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+    last_seen_at: datetime | None = None
+    state: str = Field(default="unknown", max_length=16)
+    status_json: str | None = Field(default=None, sa_column=Column(Text))
+    acked_seq: int = Field(default=0, description="Highest contiguous receipt seq committed")
+
+
+class Media(SQLModel, table=True):
+    """Rendered or uploaded audio in the content-addressed store."""
+
+    sha256: str = Field(primary_key=True, max_length=64)
+    bytes: int
+    duration_ms: int
+    mime: str = Field(default="audio/mpeg", max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Bulletin(SQLModel, table=True):
+    """A text to be read on air; approval freezes its text and audio by hash."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    commune_id: int = Field(foreign_key="zone.id", index=True)
+    title: str = Field(max_length=300)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    category: str = Field(default="legal", max_length=32)
+    source_ref: str | None = Field(default=None, max_length=300)
+    accent: str = Field(default="central", max_length=16)
+    status: str = Field(default="draft", max_length=16, index=True)
+    author_id: int = Field(foreign_key="user.id")
+    approver_id: int | None = Field(default=None, foreign_key="user.id")
+    decision_comment: str | None = Field(default=None, max_length=2000)
+    text_sha256: str | None = Field(default=None, max_length=64)
+    media_sha256: str | None = Field(default=None, foreign_key="media.sha256", max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    submitted_at: datetime | None = None
+    decided_at: datetime | None = None
+
+
+class Schedule(SQLModel, table=True):
+    """When and where a bulletin airs. The skeleton knows one-off schedules only."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    bulletin_id: int = Field(foreign_key="bulletin.id", index=True)
+    target_zone_id: int = Field(foreign_key="zone.id", index=True)
+    starts_at: datetime = Field(index=True, description="UTC instant of the one-off occurrence")
+    priority: str = Field(default="normal", max_length=16)
+    status: str = Field(default="active", max_length=16)
+    created_by: int = Field(foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class DeviceTimeline(SQLModel, table=True):
+    """The last timeline signed and published for a box."""
+
+    device_id: str = Field(foreign_key="device.id", primary_key=True, max_length=63)
+    version: int
+    content_sha256: str = Field(max_length=64, description="Hash of the items, to publish only changes")
+    valid_until: datetime
+    envelope: str = Field(sa_column=Column(Text, nullable=False))
+    published_at: datetime = Field(default_factory=utcnow)
+
+
+class Receipt(SQLModel, table=True):
+    """A playback receipt as signed by the box; stored once per (device, seq)."""
+
+    __table_args__ = (UniqueConstraint("device_id", "seq", name="uq_receipt_device_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: str = Field(foreign_key="device.id", index=True, max_length=63)
+    seq: int
+    event: str = Field(max_length=16)
+    item_id: str | None = Field(default=None, max_length=128, index=True)
+    schedule_id: int | None = Field(default=None, index=True)
+    timeline_version: int | None = None
+    scheduled_at: datetime | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    media_sha256: str | None = Field(default=None, max_length=64)
+    reason: str | None = Field(default=None, max_length=500)
+    recorded_at: datetime
+    received_at: datetime = Field(default_factory=utcnow)
+    envelope: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class AuditEvent(SQLModel, table=True):
+    """Who decided what, when (hash-chained by a later issue)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    actor_id: int | None = Field(default=None, foreign_key="user.id")
+    action: str = Field(max_length=64)
+    object_type: str = Field(max_length=32)
+    object_id: str = Field(max_length=64)
+    detail: str | None = Field(default=None, sa_column=Column(Text))

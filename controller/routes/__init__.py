@@ -1,0 +1,1 @@
+"""HTTP routes: the JSON API, the web panel and media."""

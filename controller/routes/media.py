@@ -1,0 +1,44 @@
+"""``GET /media/{sha256}``: immutable audio for boxes (bearer token) and panel users (cookie)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse
+from sqlmodel import Session
+
+from controller.auth import resolve_session
+from controller.deps import ServicesDep, SessionDep
+from controller.devices import device_for_token
+from controller.errors import NotFound, Unauthenticated
+from controller.models import Media
+from controller.services import Services
+
+router = APIRouter(tags=["media"])
+
+
+def _allowed(request: Request, session: Session, services: Services) -> bool:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        token = header[7:].strip()
+        return device_for_token(session, token) is not None or (
+            resolve_session(session, token=token, kind="api", settings=services.settings) is not None
+        )
+    cookie = request.cookies.get(services.session_cookie)
+    return (
+        bool(cookie)
+        and resolve_session(session, token=cookie, kind="web", settings=services.settings) is not None
+    )
+
+
+@router.get("/media/{sha256}")
+def get_media(sha256: str, request: Request, session: SessionDep, services: ServicesDep) -> FileResponse:
+    if not _allowed(request, session, services):
+        raise Unauthenticated("Cần mã truy cập của cụm loa hoặc đăng nhập.")
+    media = session.get(Media, sha256) if len(sha256) == 64 else None
+    if media is None or not services.store.has(sha256):
+        raise NotFound("Không có tệp âm thanh này.")
+    return FileResponse(
+        services.store.path_for(sha256),
+        media_type=media.mime,
+        headers={"Cache-Control": "private, max-age=31536000, immutable", "ETag": f'"{sha256}"'},
+    )

@@ -1,0 +1,71 @@
+"""Controller settings, from ``LOA_*`` environment variables (see docs/configuration.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set; unknown ``LOA_`` keys are rejected."""
+
+    model_config = SettingsConfigDict(env_prefix="LOA_", extra="forbid", frozen=True)
+
+    environment: Literal["demo", "development", "production"] = Field(
+        default="development", description="'production' turns on the strict start-up checks"
+    )
+    data_dir: Path = Field(
+        default=Path("loa-data"), description="Folder for the SQLite database, media store and keys"
+    )
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: a SQLite file loa.db in data_dir"
+    )
+    signing_key_path: Path | None = Field(
+        default=None,
+        description="Ed25519 key that signs timelines and commands (PEM, 0600); made on first start; "
+        "default: data_dir/keys/controller_ed25519.pem",
+    )
+    public_url: str = Field(
+        default="http://127.0.0.1:8000", description="Base URL boxes use to fetch media from this controller"
+    )
+    host: str = Field(default="127.0.0.1", description="Address `loa serve` binds to")
+    port: int = Field(default=8000, description="Port `loa serve` listens on")
+    mqtt_host: str = Field(default="127.0.0.1", description="MQTT broker host")
+    mqtt_port: int = Field(default=1883, description="MQTT broker port")
+    mqtt_username: str | None = Field(default=None, description="Controller's MQTT username")
+    mqtt_password: str | None = Field(default=None, description="Controller's MQTT password")
+    mqtt_client_id: str = Field(default="loa-controller", description="MQTT client id of this controller")
+    topic_root: str = Field(default="loa/v1", description="Root of every MQTT topic")
+    timeline_horizon_hours: int = Field(
+        default=168, ge=1, description="How far ahead each box's timeline reaches (and stays valid)"
+    )
+    compile_interval_seconds: int = Field(
+        default=60, ge=1, description="How often timelines are recompiled and refreshed"
+    )
+    tts_engine: str = Field(default="espeak-ng", description="Text-to-speech engine for bulletins")
+    tts_accent: Literal["north", "central", "south"] = Field(
+        default="central", description="Default accent of rendered bulletins (Nghệ An speaks Central)"
+    )
+    secure_cookies: bool = Field(
+        default=False, description="Mark cookies Secure and use the __Host- prefix (when served over TLS)"
+    )
+    session_idle_minutes: int = Field(
+        default=60, ge=1, description="A panel session ends after this idle time"
+    )
+    session_max_hours: int = Field(default=12, ge=1, description="A panel session ends this long after login")
+    timezone: str = Field(default="Asia/Ho_Chi_Minh", description="Wall-clock zone shown in the panel")
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'loa.db'}"
+
+    @property
+    def resolved_signing_key_path(self) -> Path:
+        return self.signing_key_path or self.data_dir / "keys" / "controller_ed25519.pem"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"

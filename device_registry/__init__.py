@@ -1,0 +1,1 @@
+"""Zones (administrative units), devices, credentials and keys."""

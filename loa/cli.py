@@ -1,0 +1,84 @@
+"""The ``loa`` command. Each subcommand imports only what it needs (the agent stays light)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from controller.app import create_app
+    from controller.db import migrate
+    from controller.settings import Settings
+
+    settings = Settings()
+    migrate(settings.resolved_database_url)
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port, log_level=args.log_level.lower()
+    )
+    return 0
+
+
+def _migrate(_args: argparse.Namespace) -> int:
+    from controller.db import migrate
+    from controller.settings import Settings
+
+    migrate(Settings().resolved_database_url)
+    return 0
+
+
+def _agent(args: argparse.Namespace) -> int:
+    from edge_agent.main import main as agent_main
+
+    return agent_main(["--config", str(args.config), "--log-level", args.log_level])
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from loa.demo import run_demo
+
+    return run_demo(data_dir=args.data_dir, port=args.port, boxes=args.boxes, keep=args.keep)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="loa", description="Loa: digital grassroots loudspeaker system")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the controller (panel, API, MQTT gateway, scheduler)")
+    serve.set_defaults(func=_serve)
+
+    mig = sub.add_parser("migrate", help="bring the database schema up to date")
+    mig.set_defaults(func=_migrate)
+
+    agent = sub.add_parser("agent", help="run the speaker-box agent")
+    agent.add_argument("--config", type=Path, required=True, help="agent.toml")
+    agent.set_defaults(func=_agent)
+
+    demo = sub.add_parser("demo", help="run a full local demo: broker, controller, boxes, demo data")
+    demo.add_argument(
+        "--data-dir", type=Path, default=Path(".loa-demo"), help="where the demo keeps its state"
+    )
+    demo.add_argument("--port", type=int, default=8000, help="controller port")
+    demo.add_argument("--boxes", type=int, default=3, help="number of speaker boxes")
+    demo.add_argument("--keep", action="store_true", help="reuse the data of the previous demo run")
+    demo.set_defaults(func=_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,176 @@
+"""``loa demo``: a broker, the controller and a few real agents on this machine, with demo data."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlmodel import Session, select
+
+from loa.mosquitto import Mosquitto
+
+if TYPE_CHECKING:
+    from controller.settings import Settings
+
+DEMO_COMMUNE = "Xã Nghi Lộc"
+DEMO_VILLAGES = (("v-demo-1", "Xóm Đông Lộc"), ("v-demo-2", "Xóm Tây Lộc"))
+# Demo-only logins, printed at start; nothing outside `loa demo` creates these.
+DEMO_USERS = (
+    ("editor", "Nguyễn Thị Lan", "editor"),
+    ("approver", "Trần Văn Hùng", "approver"),
+    ("auditor", "Lê Minh Đức", "auditor"),
+    ("admin", "Quản trị tỉnh", "admin"),
+)
+
+
+def demo_password(username: str) -> str:
+    return f"demo-{username}"
+
+
+@dataclass(frozen=True)
+class DemoBox:
+    device_id: str
+    config_path: Path
+    sink_dir: Path
+
+
+def seed_demo(settings: Settings, *, agents_root: Path, mqtt_port: int, boxes: int) -> list[DemoBox]:
+    """Province, one commune with two villages, the demo users and ``boxes`` enrolled boxes."""
+    from controller.db import make_engine
+    from controller.devices import register_device
+    from controller.models import Device, Zone
+    from controller.seed import add_user, add_village, load_province
+    from edge_agent.config import AgentConfig, write_config
+    from edge_agent.identity import load_or_create_device_key
+    from playlists.signing import load_or_create_private_key, public_key_b64
+
+    engine = make_engine(settings.resolved_database_url)
+    controller_key = public_key_b64(
+        load_or_create_private_key(settings.resolved_signing_key_path).public_key()
+    )
+    result = []
+    with Session(engine) as session:
+        load_province(session)
+        commune = session.exec(select(Zone).where(Zone.name == DEMO_COMMUNE, Zone.kind == "commune")).one()
+        villages = [
+            add_village(session, commune=commune, code=code, name=name) for code, name in DEMO_VILLAGES
+        ]
+        for username, full_name, role in DEMO_USERS:
+            communes = [commune.id or 0] if role in ("editor", "approver") else []
+            add_user(
+                session,
+                username=username,
+                full_name=full_name,
+                password=demo_password(username),
+                role=role,
+                commune_ids=communes,
+            )
+        for index in range(boxes):
+            device_id = f"loa-{index + 1:02d}"
+            folder = agents_root / device_id
+            key = load_or_create_device_key(folder)
+            village = villages[0] if index < (boxes + 1) // 2 else villages[1]
+            if session.get(Device, device_id) is not None:
+                session.delete(session.get(Device, device_id))
+                session.commit()
+            _device, media_token = register_device(
+                session,
+                device_id=device_id,
+                name=f"Cụm loa {index + 1} – {village.name}",
+                zone_id=village.id or 0,
+                public_key=public_key_b64(key.public_key()),
+            )
+            config_path = folder / "agent.toml"
+            write_config(
+                config_path,
+                AgentConfig(
+                    device_id=device_id,
+                    controller_url=settings.public_url,
+                    media_token=media_token,
+                    controller_public_key=controller_key,
+                    mqtt_host="127.0.0.1",
+                    mqtt_port=mqtt_port,
+                    data_dir=folder,
+                    sink="file",
+                    sink_dir=folder / "sink",
+                ),
+            )
+            result.append(DemoBox(device_id, config_path, folder / "sink"))
+    engine.dispose()
+    return result
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def run_demo(*, data_dir: Path, port: int, boxes: int, keep: bool) -> int:
+    import uvicorn
+
+    from controller.app import create_app
+    from controller.db import migrate
+    from controller.settings import Settings
+
+    data_dir = data_dir.resolve()
+    if not _port_free(port):
+        print(f"loa demo: port {port} is in use; choose another with --port", file=sys.stderr)
+        return 2
+    if data_dir.exists() and not keep:
+        shutil.rmtree(data_dir)
+    broker = Mosquitto(data_dir / "broker").start()
+    agents: list[subprocess.Popen[bytes]] = []
+    try:
+        settings = Settings(
+            environment="demo",
+            data_dir=data_dir / "controller",
+            mqtt_port=broker.port,
+            port=port,
+            public_url=f"http://127.0.0.1:{port}",
+            compile_interval_seconds=30,
+        )
+        migrate(settings.resolved_database_url)
+        demo_boxes = seed_demo(settings, agents_root=data_dir / "agents", mqtt_port=broker.port, boxes=boxes)
+        for box in demo_boxes:
+            with (box.config_path.parent / "agent.log").open("ab") as log_file:
+                agents.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "loa", "agent", "--config", str(box.config_path)],
+                        stdout=log_file,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
+        app = create_app(settings)
+        _banner(port=port, broker_port=broker.port, data_dir=data_dir, boxes=demo_boxes)
+        uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")).run()
+    finally:
+        for process in agents:
+            process.terminate()
+        for process in agents:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        broker.stop()
+        print("loa demo: stopped everything it started.", flush=True)
+    return 0
+
+
+def _banner(*, port: int, broker_port: int, data_dir: Path, boxes: list[DemoBox]) -> None:
+    lines = [
+        "",
+        "Loa demo is running.",
+        f"  Panel:   http://127.0.0.1:{port}/",
+        f"  Broker:  mqtt://127.0.0.1:{broker_port} (Mosquitto, config in {data_dir / 'broker'})",
+        f"  Boxes:   {', '.join(b.device_id for b in boxes)} (what they play: {data_dir / 'agents'}/*/sink)",
+        "  Logins (demo only):",
+        *[f"    {role:<9} {username:<9} / {demo_password(username)}" for username, _n, role in DEMO_USERS],
+        "  Stop with Ctrl-C.",
+        "",
+    ]
+    print("\n".join(lines), flush=True)
