@@ -1,0 +1,233 @@
+"""The whole journey on real parts: `loa demo` (Mosquitto, controller, three agent processes),
+espeak-ng and ffmpeg, driven through the HTTP API; and the login page in headless Chromium."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+import pytest
+
+from loa.demo import demo_password
+from loa.mosquitto import free_port
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+T = TypeVar("T")
+BULLETIN = (
+    "Kính thưa bà con nhân dân! Ủy ban nhân dân xã thông báo: từ ngày 1 tháng 12, "
+    "xã tổ chức tiêm phòng cho trẻ em tại trạm y tế. Xin cảm ơn bà con đã lắng nghe."
+)
+
+
+@dataclass
+class Demo:
+    url: str
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+
+    def token(self, username: str) -> dict[str, str]:
+        response = httpx.post(
+            f"{self.url}/api/v1/auth/token",
+            json={"username": username, "password": demo_password(username)},
+        )
+        response.raise_for_status()
+        return {"Authorization": f"Bearer {response.json()['token']}"}
+
+    def db(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.data_dir / "controller" / "loa.db")
+
+
+def eventually(check: Callable[[], T | None], *, timeout: float, what: str) -> T:
+    """Poll ``check`` until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.25)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    data_dir = tmp_path_factory.mktemp("demo")
+    port = free_port()
+    log = (data_dir.parent / "demo.log").open("wb")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "loa", "demo", "--data-dir", str(data_dir), "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    demo = Demo(f"http://127.0.0.1:{port}", data_dir, process)
+
+    def ready() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"loa demo exited: {(data_dir.parent / 'demo.log').read_text()}")
+        try:
+            health = httpx.get(f"{demo.url}/healthz", timeout=1).json()
+        except httpx.HTTPError:
+            return False
+        if not health["mqtt"]:
+            return False
+        devices = httpx.get(f"{demo.url}/api/v1/devices", headers=demo.token("admin")).json()
+        return len(devices) == 3 and all(d["state"] == "online" for d in devices)
+
+    try:
+        eventually(ready, timeout=60, what="the demo with three online boxes")
+        yield demo
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+            log.close()
+    output = (data_dir.parent / "demo.log").read_text()
+    assert "stopped everything it started" in output
+
+
+def test_bulletin_goes_from_panel_to_boxes_and_back(demo: Demo) -> None:
+    editor, approver, auditor = demo.token("editor"), demo.token("approver"), demo.token("auditor")
+    zones = httpx.get(f"{demo.url}/api/v1/zones", headers=editor).json()
+    commune = next(z for z in zones if z["kind"] == "commune")
+    village = next(z for z in zones if z["kind"] == "village" and z["name"] == "Xóm Đông Lộc")
+
+    created = httpx.post(
+        f"{demo.url}/api/v1/bulletins",
+        headers=editor,
+        json={"commune_id": commune["id"], "title": "Thông báo tiêm phòng", "body": BULLETIN},
+    )
+    assert created.status_code == 201, created.text
+    bid = created.json()["id"]
+    assert (
+        httpx.post(f"{demo.url}/api/v1/bulletins/{bid}/submit", headers=editor).json()["status"]
+        == "submitted"
+    )
+    approved = httpx.post(f"{demo.url}/api/v1/bulletins/{bid}/approve", headers=approver, timeout=120)
+    assert approved.status_code == 200, approved.text
+    sha = approved.json()["media_sha256"]
+
+    # The approver can listen to exactly the approved audio.
+    audio = httpx.get(f"{demo.url}/media/{sha}", headers=approver)
+    assert audio.status_code == 200 and audio.headers["content-type"] == "audio/mpeg"
+    assert hashlib.sha256(audio.content).hexdigest() == sha
+
+    scheduled = httpx.post(
+        f"{demo.url}/api/v1/schedules",
+        headers=editor,
+        json={"bulletin_id": bid, "target_zone_id": village["id"], "in_seconds": 8},
+    )
+    assert scheduled.status_code == 201, scheduled.text
+    schedule_id = scheduled.json()["id"]
+
+    def completed() -> list[tuple[str, str, str, str]] | None:
+        with demo.db() as db:
+            rows = db.execute(
+                "SELECT device_id, event, scheduled_at, started_at FROM receipt WHERE schedule_id = ? "
+                "ORDER BY device_id, seq",
+                (schedule_id,),
+            ).fetchall()
+        done = {r[0] for r in rows if r[1] == "completed"}
+        return rows if done == {"loa-01", "loa-02"} else None
+
+    rows = eventually(completed, timeout=120, what="completed receipts from both boxes of the village")
+    events = {(device, event) for device, event, _s, _a in rows}
+    assert events == {
+        ("loa-01", "started"),
+        ("loa-01", "completed"),
+        ("loa-02", "started"),
+        ("loa-02", "completed"),
+    }
+    with demo.db() as db:
+        # stored exactly once per (device, seq), and nothing for the box in the other village
+        assert db.execute("SELECT COUNT(*) FROM receipt WHERE device_id = 'loa-03'").fetchone()[0] == 0
+        dupes = db.execute(
+            "SELECT COUNT(*) FROM receipt GROUP BY device_id, seq HAVING COUNT(*) > 1"
+        ).fetchall()
+        assert dupes == []
+
+    for device_id in ("loa-01", "loa-02"):
+        sink = demo.data_dir / "agents" / device_id / "sink"
+        played = [json.loads(line) for line in (sink / "played.jsonl").read_text().splitlines()]
+        assert [p["sha256"] for p in played] == [sha]
+        copies = [f for f in sink.glob("*.bin")]
+        assert [hashlib.sha256(f.read_bytes()).hexdigest() for f in copies] == [sha]
+    assert not (demo.data_dir / "agents" / "loa-03" / "sink" / "played.jsonl").exists()
+
+    # The boxes started at the scheduled instant, to well within a second.
+    asrun = httpx.get(f"{demo.url}/api/v1/asrun", headers=auditor).json()
+    ours = [r for r in asrun if r["schedule_id"] == schedule_id]
+    assert sorted(r["device_id"] for r in ours) == ["loa-01", "loa-02"]
+    for row in ours:
+        assert row["outcome"] == "completed"
+        late = _ms(row["started_at"]) - _ms(row["scheduled_at"])
+        assert 0 <= late < 1000, f"{row['device_id']} started {late} ms late"
+    page = httpx.get(f"{demo.url}/asrun", headers=auditor)
+    assert page.status_code == 200 and "Đã phát xong" in page.text
+
+    # Every receipt was acknowledged, so the boxes' outboxes drain.
+    def drained() -> bool:
+        devices = httpx.get(f"{demo.url}/api/v1/devices", headers=auditor).json()
+        return all(d["status"].get("outbox_pending") == 0 for d in devices if d["id"] in ("loa-01", "loa-02"))
+
+    with demo.db() as db:
+        acked = dict(db.execute("SELECT id, acked_seq FROM device").fetchall())
+    assert acked["loa-01"] >= 2 and acked["loa-02"] >= 2
+    eventually(drained, timeout=90, what="empty outboxes reported by the boxes")
+
+
+def _ms(value: str) -> int:
+    from datetime import datetime
+
+    return int(datetime.fromisoformat(value).timestamp() * 1000)
+
+
+def test_login_page_in_headless_chromium(demo: Demo) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    chromium = Path("/usr/bin/chromium")
+    assert chromium.exists(), "apt-get install chromium"
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(chromium),
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        try:
+            page = browser.new_page(viewport={"width": 360, "height": 740})
+            page.goto(f"{demo.url}/")
+            assert page.url.endswith("/login")
+            assert page.locator("html").get_attribute("lang") == "vi"
+            assert page.locator("h1").inner_text() == "Đăng nhập"
+            page.fill("#username", "editor")
+            page.fill("#password", "sai-mat-khau")
+            page.click("button[type=submit]")
+            assert "Sai tên đăng nhập hoặc mật khẩu" in page.locator(".error").inner_text()
+            page.fill("#password", demo_password("editor"))
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{demo.url}/")
+            assert "Xin chào" in page.locator("h1").inner_text()
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 360, f"the home page scrolls sideways on a phone ({width}px)"
+        finally:
+            browser.close()
