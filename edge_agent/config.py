@@ -1,0 +1,166 @@
+"""The agent's settings: one flat TOML file written at provisioning (see docs/configuration.md)."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from playlists.files import atomic_write_bytes
+from playlists.signing import WireError, public_key_from_b64
+
+SINKS = ("file", "alsa")
+_DEVICE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+class ConfigError(ValueError):
+    """The config file is missing, unreadable or holds a bad value; the message names the key."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentConfig:
+    """Everything one box needs to run.
+
+    device_id: this box's id (lowercase letters, digits, dashes), also its MQTT client id.
+    controller_url: base URL of the controller; relative media URLs are resolved against it.
+    media_token: bearer token the box sends when it fetches media.
+    controller_public_key: base64 raw Ed25519 public key pinned for timelines, commands and acks.
+    mqtt_host, mqtt_port, mqtt_username, mqtt_password, mqtt_tls: how to reach the broker.
+    topic_root: root of the MQTT topic contract.
+    data_dir: folder for the device key, state, media cache and outbox (relative to the config file).
+    sink: "file" (writes what it would play into sink_dir; demo and tests) or "alsa" (ffmpeg).
+    sink_dir: folder of the file sink; default data_dir/sink.
+    volume: the box's volume in percent; each item's volume is a percent of it.
+    """
+
+    device_id: str
+    controller_url: str
+    media_token: str
+    controller_public_key: str
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = 1883
+    mqtt_username: str | None = None
+    mqtt_password: str | None = None
+    mqtt_tls: bool = False
+    topic_root: str = "loa/v1"
+    data_dir: Path
+    sink: str = "file"
+    sink_dir: Path | None = None
+    volume: int = 100
+
+    @property
+    def file_sink_dir(self) -> Path:
+        """Where the file sink writes."""
+        return self.sink_dir if self.sink_dir is not None else self.data_dir / "sink"
+
+
+_FIELDS = {field.name: field for field in dataclasses.fields(AgentConfig)}
+_TYPES: dict[str, type] = {
+    "device_id": str,
+    "controller_url": str,
+    "media_token": str,
+    "controller_public_key": str,
+    "mqtt_host": str,
+    "mqtt_port": int,
+    "mqtt_username": str,
+    "mqtt_password": str,
+    "mqtt_tls": bool,
+    "topic_root": str,
+    "data_dir": Path,
+    "sink": str,
+    "sink_dir": Path,
+    "volume": int,
+}
+
+
+def load_config(path: Path) -> AgentConfig:
+    """Read and check a config file; raises ConfigError with a message naming the bad key."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror or exc}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    unknown = sorted(set(raw) - set(_FIELDS))
+    if unknown:
+        raise ConfigError(f"{path}: unknown key {unknown[0]!r}")
+    values: dict[str, Any] = {}
+    for name, expected in _TYPES.items():
+        if name not in raw:
+            if _FIELDS[name].default is dataclasses.MISSING:
+                raise ConfigError(f"{path}: missing key {name!r}")
+            continue
+        values[name] = _coerce(path, name, raw[name], expected)
+    for name in ("data_dir", "sink_dir"):
+        folder = values.get(name)
+        if isinstance(folder, Path) and not folder.is_absolute():
+            values[name] = (path.parent / folder).resolve()
+    config = AgentConfig(**values)
+    _check(path, config)
+    return config
+
+
+def _coerce(path: Path, name: str, value: Any, expected: type) -> Any:
+    if expected is Path:
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{path}: key {name!r} must be a non-empty path string")
+        return Path(value).expanduser()
+    if expected is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ConfigError(f"{path}: key {name!r} must be an integer")
+    if expected is bool and not isinstance(value, bool):
+        raise ConfigError(f"{path}: key {name!r} must be true or false")
+    if expected is str and not isinstance(value, str):
+        raise ConfigError(f"{path}: key {name!r} must be a string")
+    return value
+
+
+def _check(path: Path, config: AgentConfig) -> None:
+    if not _DEVICE_ID.match(config.device_id):
+        raise ConfigError(f"{path}: key 'device_id' must be lowercase letters, digits and dashes")
+    if not config.controller_url.startswith(("http://", "https://")):
+        raise ConfigError(f"{path}: key 'controller_url' must start with http:// or https://")
+    try:
+        public_key_from_b64(config.controller_public_key)
+    except WireError as exc:
+        raise ConfigError(f"{path}: key 'controller_public_key': {exc}") from exc
+    if not 1 <= config.mqtt_port <= 65535:
+        raise ConfigError(f"{path}: key 'mqtt_port' must be between 1 and 65535")
+    if config.sink not in SINKS:
+        raise ConfigError(f"{path}: key 'sink' must be one of {', '.join(SINKS)}")
+    if not 0 <= config.volume <= 100:
+        raise ConfigError(f"{path}: key 'volume' must be between 0 and 100")
+
+
+def write_config(path: Path, config: AgentConfig) -> None:
+    """Write ``config`` as flat TOML (None values omitted), atomically with mode 0600."""
+    lines = ["# Loa box agent configuration (see docs/configuration.md)."]
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if value is not None:
+            lines.append(f"{field.name} = {_toml_value(value)}")
+    atomic_write_bytes(path, ("\n".join(lines) + "\n").encode(), mode=0o600)
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str | Path):
+        return _toml_string(str(value))
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def _toml_string(text: str) -> str:
+    escaped = []
+    for char in text:
+        if char in ('"', "\\"):
+            escaped.append("\\" + char)
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            escaped.append(f"\\u{ord(char):04x}")
+        else:
+            escaped.append(char)
+    return '"' + "".join(escaped) + '"'

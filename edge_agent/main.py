@@ -1,0 +1,135 @@
+"""The agent process: the one place where everything is built and wired.
+
+Started by ``loa agent --config X`` or ``python -m edge_agent --config X``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+
+from edge_agent.agent import Agent, offline_status
+from edge_agent.clock import Clock, SystemClock
+from edge_agent.config import AgentConfig, ConfigError, load_config
+from edge_agent.identity import load_or_create_device_key
+from edge_agent.link import MqttLink
+from edge_agent.media import MediaCache, MediaFetcher, Prefetcher
+from edge_agent.outbox import OUTBOX_FILE, Outbox
+from edge_agent.player import Player
+from edge_agent.sinks import AlsaSink, FileSink, Sink
+from edge_agent.state import TimelineStore
+from edge_agent.trust import Trust
+from playlists.signing import WireError, public_key_from_b64
+from playlists.wire import Topics
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+TICK_S = 1.0
+
+
+def build_sink(config: AgentConfig, clock: Clock) -> Sink:
+    """The sink named in the config."""
+    if config.sink == "alsa":
+        return AlsaSink(volume=config.volume)
+    return FileSink(config.file_sink_dir, clock, volume=config.volume)
+
+
+def build_agent(config: AgentConfig, *, clock: Clock) -> tuple[Agent, Outbox]:
+    """Every part of the agent, built from the config and passed down through constructors."""
+    device_key = load_or_create_device_key(config.data_dir)
+    trust = Trust(
+        device_id=config.device_id, controller_key=public_key_from_b64(config.controller_public_key)
+    )
+    topics = Topics(config.topic_root)
+    outbox = Outbox(
+        config.data_dir / OUTBOX_FILE, device_id=config.device_id, private_key=device_key, clock=clock
+    )
+    cache = MediaCache(config.data_dir / "media")
+    fetcher = MediaFetcher(cache, base_url=config.controller_url, token=config.media_token)
+    player = Player(sink=build_sink(config, clock), cache=cache, outbox=outbox, clock=clock)
+    link = MqttLink(
+        client_id=config.device_id,
+        host=config.mqtt_host,
+        port=config.mqtt_port,
+        username=config.mqtt_username,
+        password=config.mqtt_password,
+        tls=config.mqtt_tls,
+        will=(topics.status(config.device_id), offline_status(config.device_id)),
+    )
+    agent = Agent(
+        device_id=config.device_id,
+        topics=topics,
+        link=link,
+        trust=trust,
+        store=TimelineStore(config.data_dir, trust),
+        outbox=outbox,
+        player=player,
+        prefetcher=Prefetcher(fetcher, player.upcoming_media, clock=clock),
+        clock=clock,
+    )
+    return agent, outbox
+
+
+def run(config_path: Path, *, stop_event: threading.Event | None = None) -> int:
+    """Run the agent until SIGTERM/SIGINT (or ``stop_event``); returns the process exit code."""
+    stop = stop_event if stop_event is not None else threading.Event()
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        log.error("%s", exc)
+        return EXIT_CONFIG
+    try:
+        agent, outbox = build_agent(config, clock=SystemClock())
+    except (OSError, sqlite3.Error, WireError) as exc:
+        log.error("cannot start the agent: %s", exc)
+        return EXIT_FAILED
+    restore_signals = _stop_on_signals(stop)
+    log.info("agent %s starting (data in %s)", config.device_id, config.data_dir)
+    try:
+        agent.start()
+        while not stop.wait(TICK_S):
+            agent.tick()
+    finally:
+        log.info("agent %s stopping", config.device_id)
+        agent.stop()
+        outbox.close()
+        restore_signals()
+    return EXIT_OK
+
+
+def _stop_on_signals(stop: threading.Event) -> Callable[[], None]:
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None  # signals reach the main thread only; the caller owns stop_event
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        log.info("signal %s received", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {signum: signal.signal(signum, handler) for signum in (signal.SIGTERM, signal.SIGINT)}
+
+    def restore() -> None:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+    return restore
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: ``--config PATH`` (required), ``--log-level``."""
+    parser = argparse.ArgumentParser(prog="loa agent", description="Run the Loa speaker-box agent.")
+    parser.add_argument("--config", required=True, type=Path, help="the agent's TOML config file")
+    parser.add_argument(
+        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="default INFO"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return run(args.config)

@@ -1,0 +1,220 @@
+"""The durable outbox of signed receipts (invariant 2: no report is lost or doubled).
+
+A receipt is numbered, signed and committed (SQLite, WAL, synchronous=FULL) before anything else
+happens; it leaves the outbox only when the controller's ack covers its seq. The same transaction can
+mark a timeline item as handled, so that after a power cut an item already played is not played again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from edge_agent.clock import Clock
+from playlists.signing import sign
+from playlists.wire import Receipt, ReceiptEvent
+
+log = logging.getLogger(__name__)
+
+OUTBOX_FILE = "outbox.db"
+HANDLED_KEEP_MS = 30 * 24 * 3600 * 1000
+MAX_REASON = 500
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS receipts (seq INTEGER PRIMARY KEY, envelope BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS handled (
+    item_id TEXT PRIMARY KEY, scheduled_at_ms INTEGER, handled_at_ms INTEGER NOT NULL
+);
+"""
+
+ReceiptListener = Callable[[Receipt, bytes], None]
+
+
+class Outbox:
+    """Signed receipts waiting for the controller's ack, and the ids of items already handled."""
+
+    def __init__(self, path: Path, *, device_id: str, private_key: Ed25519PrivateKey, clock: Clock) -> None:
+        self.path = path
+        self._device_id = device_id
+        self._key = private_key
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._listeners: list[ReceiptListener] = []
+        self._db = self._open(path)
+        with self._lock, self._transaction():
+            cutoff = clock.now_ms() - HANDLED_KEEP_MS
+            self._db.execute("DELETE FROM handled WHERE handled_at_ms < ?", (cutoff,))
+
+    @staticmethod
+    def _open(path: Path) -> sqlite3.Connection:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return _connect(path)
+        except sqlite3.DatabaseError as exc:
+            # Playing on matters more than this file; the ack handling re-numbers what follows.
+            aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
+            log.critical("outbox %s is unreadable (%s); moved to %s, starting a new one", path, exc, aside)
+            path.rename(aside)
+            for suffix in ("-wal", "-shm"):
+                path.with_name(path.name + suffix).unlink(missing_ok=True)
+            return _connect(path)
+
+    def add_listener(self, callback: ReceiptListener) -> None:
+        """Call ``callback(receipt, envelope)`` after each receipt is committed (to publish it)."""
+        self._listeners.append(callback)
+
+    def append(
+        self,
+        *,
+        event: ReceiptEvent,
+        item_id: str | None = None,
+        timeline_version: int | None = None,
+        scheduled_at_ms: int | None = None,
+        started_at_ms: int | None = None,
+        ended_at_ms: int | None = None,
+        media_sha256: str | None = None,
+        reason: str | None = None,
+        handled: bool = False,
+    ) -> Receipt:
+        """Number, sign and commit a receipt; with ``handled`` also mark ``item_id`` handled, atomically."""
+        if handled and item_id is None:
+            raise ValueError("handled=True needs an item_id")
+        with self._lock, self._transaction():
+            seq = self._last_seq() + 1
+            receipt = Receipt(
+                device_id=self._device_id,
+                seq=seq,
+                event=event,
+                item_id=item_id,
+                timeline_version=timeline_version,
+                scheduled_at_ms=scheduled_at_ms,
+                started_at_ms=started_at_ms,
+                ended_at_ms=ended_at_ms,
+                media_sha256=media_sha256,
+                reason=reason[:MAX_REASON] if reason is not None else None,
+                recorded_at_ms=self._clock.now_ms(),
+            )
+            envelope = sign(receipt, self._key, self._device_id)
+            self._db.execute("INSERT INTO receipts (seq, envelope) VALUES (?, ?)", (seq, envelope))
+            self._set_last_seq(seq)
+            if handled:
+                self._db.execute(
+                    "INSERT OR IGNORE INTO handled (item_id, scheduled_at_ms, handled_at_ms)"
+                    " VALUES (?, ?, ?)",
+                    (item_id, scheduled_at_ms, receipt.recorded_at_ms),
+                )
+        log.info(
+            "receipt %d %s item=%s reason=%s",
+            seq,
+            event,
+            item_id,
+            reason,
+            extra={"device": self._device_id, "seq": seq, "item": item_id},
+        )
+        for callback in self._listeners:
+            try:
+                callback(receipt, envelope)
+            except Exception:
+                log.exception("receipt listener failed for seq %d", seq)
+        return receipt
+
+    def pending(self, *, from_seq: int = 1, limit: int | None = None) -> list[tuple[int, bytes]]:
+        """Unacknowledged receipts as (seq, signed envelope), in seq order."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, envelope FROM receipts WHERE seq >= ? ORDER BY seq LIMIT ?",
+                (from_seq, -1 if limit is None else limit),
+            ).fetchall()
+        return [(int(seq), bytes(envelope)) for seq, envelope in rows]
+
+    def pending_count(self) -> int:
+        with self._lock:
+            (count,) = self._db.execute("SELECT COUNT(*) FROM receipts").fetchone()
+        return int(count)
+
+    def last_seq(self) -> int:
+        """The highest seq ever assigned (0 before the first receipt)."""
+        with self._lock:
+            return self._last_seq()
+
+    def acknowledge(self, seq: int) -> int:
+        """Delete receipts with seq <= ``seq`` (the controller committed them); returns how many."""
+        with self._lock, self._transaction():
+            last = self._last_seq()
+            if seq > last:
+                self._renumber_after(seq, last)
+                return 0
+            deleted = self._db.execute("DELETE FROM receipts WHERE seq <= ?", (seq,)).rowcount
+        if deleted:
+            log.info("ack %d: %d receipt(s) committed by the controller", seq, deleted)
+        return int(deleted)
+
+    def _renumber_after(self, ack: int, last: int) -> None:
+        # The controller has committed seqs this outbox never made: it is a new or restored outbox
+        # for a device id that had a previous life. Continue after the controller's numbering, or
+        # the controller would drop our receipts as duplicates of the old ones.
+        log.warning("ack %d is beyond the last seq %d of this outbox; renumbering after %d", ack, last, ack)
+        rows = self._db.execute("SELECT envelope FROM receipts ORDER BY seq").fetchall()
+        self._db.execute("DELETE FROM receipts")
+        seq = ack
+        for (envelope,) in rows:
+            seq += 1
+            old = Receipt.model_validate(json.loads(bytes(envelope))["payload"])
+            new = old.model_copy(update={"seq": seq})
+            self._db.execute(
+                "INSERT INTO receipts (seq, envelope) VALUES (?, ?)",
+                (seq, sign(new, self._key, self._device_id)),
+            )
+        self._set_last_seq(seq)
+
+    def is_handled(self, item_id: str) -> bool:
+        with self._lock:
+            row = self._db.execute("SELECT 1 FROM handled WHERE item_id = ?", (item_id,)).fetchone()
+        return row is not None
+
+    def handled_ids(self) -> set[str]:
+        with self._lock:
+            return {str(item_id) for (item_id,) in self._db.execute("SELECT item_id FROM handled")}
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _last_seq(self) -> int:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()
+        return int(row[0]) if row else 0
+
+    def _set_last_seq(self, seq: int) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_seq', ?)", (seq,))
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.executescript(_SCHEMA)
+        db.execute("SELECT COUNT(*) FROM receipts").fetchone()
+    except BaseException:
+        db.close()
+        raise
+    return db
