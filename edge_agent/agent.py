@@ -104,6 +104,7 @@ class Agent:
             playing_item_id=self._player.playing_item_id,
             missing_media=self._prefetcher.missing(),
             outbox_pending=self._outbox.pending_count(),
+            rejected_documents=self.rejected_documents,
         )
 
     def publish_status(self) -> None:

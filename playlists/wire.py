@@ -124,6 +124,9 @@ class Status(WireModel):
     playing_item_id: str | None = None
     missing_media: tuple[str, ...] = ()
     outbox_pending: int | None = None
+    rejected_documents: int | None = Field(
+        default=None, description="Documents refused since the agent started (bad signature, rollback, …)"
+    )
 
 
 class Topics:

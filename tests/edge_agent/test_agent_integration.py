@@ -187,6 +187,7 @@ def test_timeline_with_a_bad_signature_on_the_broker_plays_nothing(
     eventually(agent.played, what="genuine item played")
     probe.wait_for(is_receipt(agent, "completed", "genuine"))
     assert [line["item_id"] for line in agent.played()] == ["genuine"]
+    probe.wait_for(is_status("online", timeline_version=1, rejected_documents=1))
     items = {
         agent.receipt(payload).item_id
         for topic, payload in probe.drain()
