@@ -18,7 +18,8 @@ class Settings(BaseSettings):
         default="development", description="'production' turns on the strict start-up checks"
     )
     data_dir: Path = Field(
-        default=Path("loa-data"), description="Folder for the SQLite database, media store and keys"
+        default=Path.home() / ".local" / "share" / "loa",
+        description="Folder for the SQLite database, media store and keys (keep it outside the code)",
     )
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default: a SQLite file loa.db in data_dir"

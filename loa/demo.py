@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import socket
 import subprocess
@@ -117,6 +118,8 @@ def run_demo(*, data_dir: Path, port: int, boxes: int, keep: bool) -> int:
     from controller.db import migrate
     from controller.settings import Settings
 
+    for noisy in ("alembic", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     data_dir = data_dir.resolve()
     if not _port_free(port):
         print(f"loa demo: port {port} is in use; choose another with --port", file=sys.stderr)

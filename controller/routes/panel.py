@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -290,14 +290,22 @@ def bulletin_schedule(
 
 
 def _starts_at(when: str, day: str, at: str, tz: ZoneInfo) -> datetime:
-    """'soon' is one minute from now; 'at' is a wall-clock date and HH:MM in the panel's zone."""
+    """'soon' is one minute from now; 'at' is a wall-clock dd/mm/yyyy and HH:MM in the panel's zone."""
     if when == "soon":
         return utcnow() + timedelta(minutes=1)
     try:
-        wall = datetime.combine(date.fromisoformat(day), time.fromisoformat(at))
+        wall_day = datetime.strptime(day.strip(), "%d/%m/%Y").date()
     except ValueError:
-        raise InvalidInput("Ngày hoặc giờ phát không hợp lệ (ví dụ 06:30).", field="time") from None
-    return wall.replace(tzinfo=tz)
+        raise InvalidInput(
+            "Ngày phát không hợp lệ, hãy nhập theo dạng dd/mm/yyyy (ví dụ 30/11/2026).", field="date"
+        ) from None
+    try:
+        wall_time = datetime.strptime(at.strip(), "%H:%M").time()
+    except ValueError:
+        raise InvalidInput(
+            "Giờ phát không hợp lệ, hãy nhập theo dạng 24 giờ HH:MM (ví dụ 06:30).", field="time"
+        ) from None
+    return datetime.combine(wall_day, wall_time, tzinfo=tz)
 
 
 @router.get("/schedules", response_class=HTMLResponse)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from tests.controller.conftest import PASSWORD, World, approved_bulletin
 
@@ -87,11 +89,55 @@ def test_editor_schedules_an_approved_bulletin_one_minute_ahead(world: World) ->
             "csrf_token": csrf,
             "target_zone_id": world.village_a1,
             "when": "at",
-            "date": "2020-01-01",
+            "date": "01/01/2020",
             "time": "06:30",
         },
     )
-    assert bad.status_code == 422 and "tương lai" in bad.text
+    assert bad.status_code == 422 and "tương lai" in bad.text, re.findall(r"role=.alert.>([^<]*)", bad.text)
+    typo = world.client.post(
+        f"/bulletins/{bulletin['id']}/schedule",
+        data={
+            "csrf_token": csrf,
+            "target_zone_id": world.village_a1,
+            "when": "at",
+            "date": "31/02/2030",
+            "time": "25:00",
+        },
+    )
+    assert typo.status_code == 422 and "dd/mm/yyyy" in typo.text
+    assert 'value="31/02/2030"' in typo.text  # what was typed stays in the form
+
+
+def test_wall_clock_schedule_is_read_in_vietnam_time(world: World) -> None:
+    bulletin = approved_bulletin(world)
+    csrf = _login(world, "editor_a")
+    response = world.client.post(
+        f"/bulletins/{bulletin['id']}/schedule",
+        data={
+            "csrf_token": csrf,
+            "target_zone_id": world.village_a1,
+            "when": "at",
+            "date": "01/01/2099",
+            "time": "06:30",
+        },
+    )
+    assert response.status_code == 422 and "ngày tới" in response.text  # beyond the horizon, but parsed
+    far = (datetime.now(UTC) + timedelta(days=2)).astimezone(ZoneInfo("Asia/Ho_Chi_Minh"))
+    response = world.client.post(
+        f"/bulletins/{bulletin['id']}/schedule",
+        data={
+            "csrf_token": csrf,
+            "target_zone_id": world.village_a1,
+            "when": "at",
+            "date": far.strftime("%d/%m/%Y"),
+            "time": "06:30",
+        },
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    schedules = world.client.get("/api/v1/schedules", headers=world.token("editor_a")).json()
+    starts = datetime.fromisoformat(schedules[0]["starts_at"])
+    assert starts.astimezone(UTC).strftime("%H:%M") == "23:30"  # 06:30 in Hà Nội is 23:30 UTC the day before
 
 
 def test_logout_ends_the_session(world: World) -> None:
