@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -58,6 +59,15 @@ class Settings(BaseSettings):
     )
     session_max_hours: int = Field(default=12, ge=1, description="A panel session ends this long after login")
     timezone: str = Field(default="Asia/Ho_Chi_Minh", description="Wall-clock zone shown in the panel")
+
+    def model_post_init(self, _context: object) -> None:
+        unknown = sorted(
+            key
+            for key in os.environ
+            if key.startswith("LOA_") and key[4:].lower() not in type(self).model_fields
+        )
+        if unknown:
+            raise ValueError(f"unknown setting(s) {', '.join(unknown)}; see docs/configuration.md")
 
     @property
     def resolved_database_url(self) -> str:

@@ -78,6 +78,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # one line for the user; the traceback only when asked for
+        logging.getLogger("loa").debug("failed", exc_info=True)
+        print(f"loa {args.command}: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -1,0 +1,21 @@
+"""Start-up: the signing key is made once, private, outside the code."""
+
+from __future__ import annotations
+
+import stat
+
+from controller.app import build_services
+from tests.controller.conftest import World
+
+
+def test_signing_key_is_made_on_first_start_with_mode_0600_and_kept(world: World) -> None:
+    settings = world.services.settings
+    path = settings.resolved_signing_key_path
+    assert path.is_relative_to(settings.data_dir)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    again = build_services(settings, connect_mqtt=False)
+    assert again.signer.kid == world.services.signer.kid
+
+
+def test_health_answers_without_login(world: World) -> None:
+    assert world.client.get("/healthz").json() == {"ok": True, "mqtt": False}

@@ -1,0 +1,47 @@
+"""The `loa` command: errors are one line on stderr and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def _loa(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "loa", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        cwd=cwd,
+        timeout=60,
+    )
+
+
+def test_unknown_setting_is_refused_in_one_line(tmp_path: Path) -> None:
+    result = _loa("migrate", env={"LOA_DATA_DIR": str(tmp_path), "LOA_DATABSE_URL": "typo"}, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "LOA_DATABSE_URL" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_production_refuses_demo_grade_settings(tmp_path: Path) -> None:
+    result = _loa("serve", env={"LOA_DATA_DIR": str(tmp_path), "LOA_ENVIRONMENT": "production"}, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "LOA_MQTT_USERNAME" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_migrate_creates_the_schema(tmp_path: Path) -> None:
+    result = _loa("migrate", env={"LOA_DATA_DIR": str(tmp_path)}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "loa.db").exists()
+
+
+def test_agent_with_a_broken_config_exits_non_zero_with_a_clear_message(tmp_path: Path) -> None:
+    config = tmp_path / "agent.toml"
+    config.write_text('device_id = "box-1"\n')
+    result = _loa("agent", "--config", str(config), env={}, cwd=tmp_path)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "controller_url" in result.stderr or "missing" in result.stderr
