@@ -99,6 +99,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
             log.close()
     output = (data_dir.parent / "demo.log").read_text()
     assert "stopped everything it started" in output
+    # Broker and agents were all started with paths inside the data folder: none may be left running.
+    leftovers = subprocess.run(["pgrep", "-af", str(data_dir)], capture_output=True, text=True).stdout
+    assert leftovers == "", leftovers
 
 
 def test_bulletin_goes_from_panel_to_boxes_and_back(demo: Demo) -> None:
