@@ -7,9 +7,9 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from controller.auth import commune_ids, require
+from controller.auth import require
 from controller.models import Bulletin, Device, Receipt, Schedule, User, Zone
-from controller.zones import descendant_ids
+from controller.zones import visible_zone_ids
 
 OUTCOMES_VI = {
     "completed": "Đã phát xong",
@@ -61,11 +61,8 @@ def as_run(session: Session, *, user: User, limit: int = 500) -> list[AsRunRow]:
         .order_by(col(Receipt.id).desc())
         .limit(limit * 3)
     )
-    allowed = commune_ids(session, user)
-    if allowed is not None:
-        zones: set[int] = set()
-        for commune_id in allowed:
-            zones |= descendant_ids(session, commune_id)
+    zones = visible_zone_ids(session, user=user)
+    if zones is not None:
         query = query.where(col(Device.zone_id).in_(zones))
     groups: dict[tuple[str, str], list[Receipt]] = {}
     meta: dict[tuple[str, str], tuple[Device, Zone]] = {}

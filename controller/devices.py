@@ -11,9 +11,9 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from controller.auth import commune_ids, require
+from controller.auth import require
 from controller.models import Device, User, Zone, utcnow
-from controller.zones import descendant_ids
+from controller.zones import visible_zone_ids
 from device_registry.credentials import new_token, token_hash, valid_device_id
 from playlists.signing import public_key_from_b64
 from playlists.wire import Status
@@ -67,11 +67,8 @@ def handle_status(engine: Engine, *, device_id: str, raw: bytes) -> None:
 def list_devices(session: Session, *, user: User) -> Sequence[tuple[Device, Zone]]:
     require(user, "device.view")
     query = select(Device, Zone).join(Zone, col(Zone.id) == Device.zone_id).order_by(col(Device.id))
-    allowed = commune_ids(session, user)
-    if allowed is not None:
-        zones: set[int] = set()
-        for commune_id in allowed:
-            zones |= descendant_ids(session, commune_id)
+    zones = visible_zone_ids(session, user=user)
+    if zones is not None:
         query = query.where(col(Device.zone_id).in_(zones))
     return session.exec(query).all()
 

@@ -20,6 +20,17 @@ def descendant_ids(session: Session, zone_id: int) -> set[int]:
     return found
 
 
+def visible_zone_ids(session: Session, *, user: User) -> set[int] | None:
+    """Every zone in the user's communes (villages included); None means the whole province."""
+    allowed = commune_ids(session, user)
+    if allowed is None:
+        return None
+    zones: set[int] = set()
+    for commune_id in allowed:
+        zones |= descendant_ids(session, commune_id)
+    return zones
+
+
 def devices_in(session: Session, zone_id: int) -> list[str]:
     """Active boxes in a zone or below it, resolved now (a box added later is found next time)."""
     zones = descendant_ids(session, zone_id)
