@@ -68,13 +68,42 @@ class Timeline(WireModel):
 CommandName = Literal["play_now", "stop", "set_volume", "test_tone", "resync", "restart"]
 
 
+class PlayNowArgs(WireModel):
+    """``play_now``: play ``item`` at once (or at ``item.start_ms`` if later), interrupting anything of
+    lower or equal priority; repeat it ``repeat`` times; then ``resume`` or ``skip`` what it interrupted."""
+
+    item: TimelineItem
+    repeat: int = Field(default=1, ge=1, le=20)
+    after: Literal["resume", "skip"] = "skip"
+
+
+class SetVolumeArgs(WireModel):
+    """``set_volume``: the box's own volume, percent (items still scale it by their own volume)."""
+
+    volume: int = Field(ge=0, le=100)
+
+
+class TestToneArgs(WireModel):
+    """``test_tone``: a sine tone for a few seconds, to check the speaker from the panel."""
+
+    seconds: int = Field(default=5, ge=1, le=60)
+    frequency_hz: int = Field(default=1000, ge=100, le=8000)
+
+
 class Command(WireModel):
-    """An order to a box or a zone, valid only between issued_at and expires_at."""
+    """An order to a box or a zone, valid only between issued_at and expires_at.
+
+    ``args`` by ``name``: ``play_now`` → PlayNowArgs; ``set_volume`` → SetVolumeArgs; ``test_tone`` →
+    TestToneArgs; ``stop`` (silence everything now, cancel play_now commands), ``resync`` (republish
+    status, refetch missing media) and ``restart`` (exit so the service manager restarts the agent)
+    take none. A box answers every command it executed with a ``command_done`` receipt (or ``failed``)
+    carrying ``command_id``.
+    """
 
     v: Literal[1] = 1
     type: Literal["command"] = "command"
     id: str = Field(min_length=1, max_length=128)
-    target: str = Field(description="device id, or zone:<id> for a zone command")
+    target: str = Field(description="device id, or zone:<zone code> for a zone command")
     issued_at_ms: EpochMs
     expires_at_ms: EpochMs
     name: CommandName
@@ -99,6 +128,12 @@ class Receipt(WireModel):
     ended_at_ms: EpochMs | None = None
     media_sha256: Sha256 | None = None
     reason: str | None = Field(default=None, max_length=500)
+    command_id: str | None = Field(
+        default=None, max_length=128, description="For command_done/failed of a command"
+    )
+    seconds_aired: float | None = Field(
+        default=None, ge=0, description="For interrupted: how much went on air"
+    )
     recorded_at_ms: EpochMs
 
 
