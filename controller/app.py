@@ -111,7 +111,11 @@ def make_templates(settings: Settings) -> Jinja2Templates:
             return "—"
         return value.astimezone(tz).strftime("%d/%m/%Y %H:%M:%S" if seconds else "%d/%m/%Y %H:%M")
 
+    def ms_datetime(value: int) -> str:
+        return vn_datetime(datetime.fromtimestamp(value / 1000, ZoneInfo("UTC")))
+
     templates.env.filters["vn_datetime"] = vn_datetime
+    templates.env.filters["ms_datetime"] = ms_datetime
     templates.env.globals.update(
         categories=bulletins.CATEGORIES,
         statuses=bulletins.STATUS_NAMES_VI,
@@ -175,6 +179,7 @@ def create_app(settings: Settings, *, connect_mqtt: bool = True, run_jobs: bool 
                     "status": exc.status_code,
                     "detail": exc.message,
                     "field": exc.field,
+                    **exc.details(),
                 },
                 status_code=exc.status_code,
                 media_type="application/problem+json",

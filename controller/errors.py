@@ -14,6 +14,10 @@ class LoaError(Exception):
         self.message = message
         self.field = field
 
+    def details(self) -> dict[str, object]:
+        """Extra members of the API's problem document."""
+        return {}
+
 
 class InvalidInput(LoaError):
     status_code = 422

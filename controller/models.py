@@ -21,6 +21,11 @@ class Zone(SQLModel, table=True):
     name: str = Field(max_length=200)
     kind: str = Field(max_length=16, description="province, commune or village")
     parent_id: int | None = Field(default=None, foreign_key="zone.id", index=True)
+    policy_json: str | None = Field(
+        default=None,
+        sa_column=Column(Text),
+        description="playlists.policy.ZonePolicy, for this zone and below",
+    )
 
 
 class User(SQLModel, table=True):
@@ -99,17 +104,72 @@ class Bulletin(SQLModel, table=True):
     decided_at: datetime | None = None
 
 
-class Schedule(SQLModel, table=True):
-    """When and where a bulletin airs. The skeleton knows one-off schedules only."""
+class Playlist(SQLModel, table=True):
+    """An ordered list of bulletins, chimes, silences, stream relays and other playlists."""
 
     id: int | None = Field(default=None, primary_key=True)
-    bulletin_id: int = Field(foreign_key="bulletin.id", index=True)
-    target_zone_id: int = Field(foreign_key="zone.id", index=True)
-    starts_at: datetime = Field(index=True, description="UTC instant of the one-off occurrence")
+    commune_id: int | None = Field(
+        default=None, foreign_key="zone.id", index=True, description="None: province"
+    )
+    name: str = Field(max_length=200)
+    entries_json: str = Field(sa_column=Column(Text, nullable=False), description="[PlaylistEntry, …]")
+    created_by: int = Field(foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class DeviceGroup(SQLModel, table=True):
+    """A saved set of boxes across zones (e.g. boxes near the river)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    commune_id: int | None = Field(
+        default=None, foreign_key="zone.id", index=True, description="None: province"
+    )
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class DeviceGroupMember(SQLModel, table=True):
+    group_id: int = Field(foreign_key="devicegroup.id", primary_key=True)
+    device_id: str = Field(foreign_key="device.id", primary_key=True, max_length=63)
+
+
+class Schedule(SQLModel, table=True):
+    """When (a rule), where (a target) and what (a bulletin or a playlist) airs, at which priority."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    bulletin_id: int | None = Field(default=None, foreign_key="bulletin.id", index=True)
+    playlist_id: int | None = Field(default=None, foreign_key="playlist.id", index=True)
+    target_kind: str = Field(default="zone", max_length=16, description="zone, device or group")
+    target_zone_id: int | None = Field(default=None, foreign_key="zone.id", index=True)
+    target_device_id: str | None = Field(default=None, foreign_key="device.id", max_length=63)
+    target_group_id: int | None = Field(default=None, foreign_key="devicegroup.id")
+    rule_json: str = Field(sa_column=Column(Text, nullable=False), description="playlists.rules.Rule")
+    starts_at: datetime = Field(index=True, description="First instant the rule fires (UTC)")
+    ends_at: datetime | None = Field(default=None, description="Last possible instant, None if open-ended")
     priority: str = Field(default="normal", max_length=16)
+    volume: int = Field(default=100)
     status: str = Field(default="active", max_length=16)
     created_by: int = Field(foreign_key="user.id")
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class Emergency(SQLModel, table=True):
+    """An emergency broadcast: one signed play_now command per target zone, maybe confirmed by two people."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    bulletin_id: int = Field(foreign_key="bulletin.id")
+    zone_ids_json: str = Field(sa_column=Column(Text, nullable=False))
+    repeat: int = 1
+    after: str = Field(default="skip", max_length=8)
+    status: str = Field(
+        default="pending", max_length=16, description="pending, sent, stopped, expired, cancelled"
+    )
+    created_by: int = Field(foreign_key="user.id")
+    confirmed_by: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
+    stopped_at: datetime | None = None
+    source: str | None = Field(default=None, max_length=300, description="e.g. CAP alert identifier")
 
 
 class DeviceTimeline(SQLModel, table=True):
@@ -140,6 +200,8 @@ class Receipt(SQLModel, table=True):
     ended_at: datetime | None = None
     media_sha256: str | None = Field(default=None, max_length=64)
     reason: str | None = Field(default=None, max_length=500)
+    command_id: str | None = Field(default=None, max_length=128)
+    seconds_aired: float | None = None
     recorded_at: datetime
     received_at: datetime = Field(default_factory=utcnow)
     envelope: str = Field(sa_column=Column(Text, nullable=False))

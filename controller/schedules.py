@@ -1,117 +1,413 @@
-"""Schedules: when and where approved bulletins air. The skeleton has one-off schedules."""
+"""Schedules: what airs (a bulletin or a playlist), where (a target), when (a rule), how urgently.
+
+Saving checks the rule, the target's scope, the zone policies (refused for normal and priority;
+emergency overrides and the override is logged) and clashes with existing schedules (shown before
+saving; the later schedule loses on the boxes where it clashes unless it has a higher priority).
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
 
 from sqlmodel import Session, col, select
 
 from controller import audit_log
 from controller.auth import can_touch_zone, commune_ids, require
-from controller.errors import InvalidInput
-from controller.models import Bulletin, Media, Schedule, User, Zone, utcnow
-from controller.zones import devices_in
-from playlists.compiler import Occurrence
+from controller.errors import Forbidden, InvalidInput
+from controller.models import Bulletin, DeviceGroup, Media, Playlist, Schedule, User, Zone, utcnow
+from controller.targets import ZoneIndex
+from playlists.compiler import Conflict, Occurrence, compile_timelines
+from playlists.playlist import PlaylistEntry, PlaylistError, Segment, expand
+from playlists.rules import Rule, describe_vi
+from playlists.rules import occurrences as rule_occurrences
 from playlists.wire import MediaRef
 
 # A schedule must leave boxes time to receive the timeline and fetch the audio.
 MIN_LEAD = timedelta(seconds=5)
+# How far ahead saving looks for policy breaches and clashes (covers monthly rules).
+CHECK_WINDOW = timedelta(days=35)
 PRIORITIES_VI = {"normal": "Thường", "priority": "Ưu tiên", "emergency": "Khẩn cấp"}
 
 
-def create_one_off(
+@dataclass(frozen=True)
+class Target:
+    kind: str  # zone, device, group
+    zone_id: int | None = None
+    device_id: str | None = None
+    group_id: int | None = None
+
+
+@dataclass
+class SaveReport:
+    """What saving a schedule would do: boxes reached, policy breaches, clashes."""
+
+    devices: tuple[str, ...] = ()
+    occurrences: int = 0
+    violations: list[Conflict] = field(default_factory=list)
+    clashes: list[Conflict] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        def row(c: Conflict) -> dict[str, object]:
+            at = datetime.fromtimestamp(c.start_ms / 1000).astimezone()
+            return {
+                "device_id": c.device_id,
+                "schedule_id": c.schedule_id,
+                "start": at.isoformat(),
+                "reason": c.reason,
+                "other_schedule_id": c.winner_schedule_id,
+                "message": c.message,
+            }
+
+        return {
+            "devices": list(self.devices),
+            "occurrences": self.occurrences,
+            "violations": [row(c) for c in self.violations],
+            "clashes": [row(c) for c in self.clashes],
+        }
+
+
+class ScheduleRefused(InvalidInput):
+    """Saving was refused; ``report`` says why, box by box."""
+
+    def __init__(self, message: str, report: SaveReport, *, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.report = report
+
+    def details(self) -> dict[str, object]:
+        return {"report": self.report.as_dict()}
+
+
+@dataclass
+class Catalogue:
+    """Approved bulletins' media, playlists and chimes, loaded once to expand what schedules play."""
+
+    media_url: str
+    bulletins: dict[int, MediaRef | None]
+    playlists: dict[int, tuple[PlaylistEntry, ...]]
+    chimes: dict[str, MediaRef]
+
+    @classmethod
+    def load(cls, session: Session, media_url: str) -> Catalogue:
+        base = media_url.rstrip("/")
+
+        def ref(media: Media) -> MediaRef:
+            return MediaRef(
+                sha256=media.sha256,
+                url=f"{base}/media/{media.sha256}",
+                bytes=media.bytes,
+                duration_ms=media.duration_ms,
+                mime=media.mime,
+            )
+
+        media = {m.sha256: m for m in session.exec(select(Media)).all()}
+        bulletins: dict[int, MediaRef | None] = {}
+        for bulletin in session.exec(select(Bulletin)).all():
+            approved = bulletin.status == "approved" and bulletin.media_sha256 in media
+            bulletins[bulletin.id or 0] = ref(media[bulletin.media_sha256 or ""]) if approved else None
+        playlists = {
+            p.id or 0: tuple(PlaylistEntry.model_validate(e) for e in json.loads(p.entries_json))
+            for p in session.exec(select(Playlist)).all()
+        }
+        return cls(base, bulletins, playlists, {sha: ref(m) for sha, m in media.items()})
+
+    def segments(self, *, bulletin_id: int | None, playlist_id: int | None) -> tuple[Segment, ...]:
+        """What one airing plays; raises PlaylistError when it cannot be played (e.g. unapproved)."""
+        entry = (
+            PlaylistEntry(kind="bulletin", bulletin_id=bulletin_id)
+            if bulletin_id is not None
+            else PlaylistEntry(kind="playlist", playlist_id=playlist_id)
+        )
+        return expand((entry,), playlists=self.playlists, bulletins=self.bulletins, chimes=self.chimes)
+
+
+def rule_of(schedule: Schedule) -> Rule:
+    return Rule.model_validate_json(schedule.rule_json)
+
+
+def occurrences_of(
+    schedules: Sequence[Schedule], *, index: ZoneIndex, catalogue: Catalogue, since: datetime, until: datetime
+) -> list[Occurrence]:
+    """Every airing of the given schedules in [since, until), resolved to boxes as of now."""
+    result = []
+    for schedule in schedules:
+        try:
+            segments = catalogue.segments(bulletin_id=schedule.bulletin_id, playlist_id=schedule.playlist_id)
+        except PlaylistError:
+            continue  # e.g. a bulletin of the playlist is no longer approved: nothing of it airs
+        devices = index.resolve(
+            schedule.target_kind,
+            zone_id=schedule.target_zone_id,
+            device_id=schedule.target_device_id,
+            group_id=schedule.target_group_id,
+        )
+        if not devices or not segments:
+            continue
+        length = timedelta(milliseconds=sum(s.duration_ms for s in segments))
+        for at in rule_occurrences(rule_of(schedule), since - length, until):
+            result.append(
+                Occurrence(
+                    schedule_id=schedule.id or 0,
+                    created_order=schedule.id or 0,
+                    start_ms=int(at.timestamp() * 1000),
+                    segments=segments,
+                    priority=schedule.priority,  # type: ignore[arg-type]
+                    device_ids=devices,
+                    volume=schedule.volume,
+                )
+            )
+    return result
+
+
+def active_schedules(session: Session, *, until: datetime, since: datetime) -> Sequence[Schedule]:
+    return session.exec(
+        select(Schedule)
+        .where(Schedule.status == "active", col(Schedule.starts_at) <= until)
+        .where((col(Schedule.ends_at).is_(None)) | (col(Schedule.ends_at) >= since - timedelta(hours=6)))
+        .order_by(col(Schedule.id))
+    ).all()
+
+
+def _check_target(session: Session, user: User, target: Target) -> None:
+    """Editors reach only their communes; only province-wide roles reach the province."""
+    if target.kind == "zone":
+        zone = session.get(Zone, target.zone_id) if target.zone_id is not None else None
+        if zone is None:
+            raise InvalidInput("Vui lòng chọn nơi phát.", field="target")
+        if zone.kind == "province" and user.role != "admin":
+            raise Forbidden("Chỉ quản trị tỉnh được lên lịch phát toàn tỉnh.")
+        if not can_touch_zone(session, user, zone):
+            raise InvalidInput("Vui lòng chọn thôn/xóm hoặc xã mà bạn phụ trách.", field="target")
+    elif target.kind == "device":
+        from controller.models import Device
+
+        device = session.get(Device, target.device_id) if target.device_id else None
+        zone = session.get(Zone, device.zone_id) if device else None
+        if zone is None or not can_touch_zone(session, user, zone):
+            raise InvalidInput("Không tìm thấy cụm loa này trong xã bạn phụ trách.", field="target")
+    elif target.kind == "group":
+        group = session.get(DeviceGroup, target.group_id) if target.group_id is not None else None
+        allowed = commune_ids(session, user)
+        if group is None or (allowed is not None and group.commune_id not in allowed):
+            raise InvalidInput("Không tìm thấy nhóm cụm loa này.", field="target")
+    else:
+        raise InvalidInput("Loại nơi phát không hợp lệ.", field="target")
+
+
+def _window(rule: Rule, now: datetime) -> tuple[datetime, datetime | None]:
+    """First instant and last possible instant of a rule (None: open-ended)."""
+    if rule.kind == "once":
+        assert rule.at is not None
+        return rule.at, rule.at
+    upcoming = rule_occurrences(rule, now, now + timedelta(days=400))
+    if not upcoming:
+        raise InvalidInput("Quy tắc lặp này không có buổi phát nào sắp tới.", field="rule")
+    last = None
+    if rule.end_date is not None:
+        beyond = datetime.combine(rule.end_date + timedelta(days=2), time(), tzinfo=UTC)
+        last = rule_occurrences(rule, now, beyond)[-1]
+    return upcoming[0], last
+
+
+def plan_schedule(
     session: Session,
     *,
     user: User,
-    bulletin: Bulletin,
-    target_zone_id: int,
-    starts_at: datetime,
+    bulletin_id: int | None,
+    playlist_id: int | None,
+    target: Target,
+    rule: Rule,
+    priority: str,
+    volume: int,
+    media_url: str,
     horizon: timedelta,
-) -> Schedule:
-    """Schedule an approved bulletin once, at an instant, to a commune or village."""
+) -> tuple[Schedule, SaveReport]:
+    """Validate a schedule and work out its report, without saving it."""
     require(user, "schedule.write")
-    if starts_at.tzinfo is None:
-        raise InvalidInput("Thời điểm phát phải có múi giờ.", field="starts_at")
-    if bulletin.status != "approved" or bulletin.media_sha256 is None:
-        raise InvalidInput("Chỉ lên lịch được bản tin đã duyệt.", field="bulletin_id")
-    zone = session.get(Zone, target_zone_id)
-    if zone is None or zone.kind not in ("commune", "village") or not can_touch_zone(session, user, zone):
-        raise InvalidInput("Vui lòng chọn thôn/xóm hoặc xã mà bạn phụ trách.", field="target_zone_id")
+    if priority not in PRIORITIES_VI:
+        raise InvalidInput("Mức ưu tiên không hợp lệ.", field="priority")
+    if priority == "emergency" and user.role not in ("admin", "approver"):
+        raise Forbidden("Chỉ người duyệt hoặc quản trị được đặt lịch khẩn cấp.")
+    if not 0 <= volume <= 100:
+        raise InvalidInput("Âm lượng từ 0 đến 100.", field="volume")
+    if (bulletin_id is None) == (playlist_id is None):
+        raise InvalidInput("Chọn một bản tin hoặc một danh sách phát.", field="bulletin_id")
+    _check_target(session, user, target)
     now = utcnow()
-    if starts_at < now + MIN_LEAD:
+    first, last = _window(rule, now)
+    if first < now + MIN_LEAD:
         raise InvalidInput("Thời điểm phát phải ở tương lai (ít nhất vài giây nữa).", field="starts_at")
-    if starts_at > now + horizon:
-        raise InvalidInput(f"Chỉ lên lịch được trong {horizon.days or 1} ngày tới.", field="starts_at")
-    if not devices_in(session, zone.id or 0):
-        raise InvalidInput("Khu vực này chưa có cụm loa nào.", field="target_zone_id")
+    if rule.kind == "once" and first > now + horizon:
+        raise InvalidInput(
+            f"Lịch một lần chỉ đặt được trong {max(1, horizon.days)} ngày tới.", field="starts_at"
+        )
+    catalogue = Catalogue.load(session, media_url)
+    try:
+        catalogue.segments(bulletin_id=bulletin_id, playlist_id=playlist_id)
+    except PlaylistError as exc:
+        raise InvalidInput(str(exc), field="bulletin_id") from exc
+    if bulletin_id is not None:
+        bulletin = session.get(Bulletin, bulletin_id)
+        allowed = commune_ids(session, user)
+        if bulletin is None or (allowed is not None and bulletin.commune_id not in allowed):
+            raise InvalidInput("Không tìm thấy bản tin.", field="bulletin_id")
     schedule = Schedule(
-        bulletin_id=bulletin.id or 0,
-        target_zone_id=zone.id or 0,
-        starts_at=starts_at,
+        bulletin_id=bulletin_id,
+        playlist_id=playlist_id,
+        target_kind=target.kind,
+        target_zone_id=target.zone_id,
+        target_device_id=target.device_id,
+        target_group_id=target.group_id,
+        rule_json=rule.model_dump_json(),
+        starts_at=first,
+        ends_at=last,
+        priority=priority,
+        volume=volume,
         created_by=user.id or 0,
     )
+    index = ZoneIndex.load(session)
+    devices = index.resolve(
+        target.kind, zone_id=target.zone_id, device_id=target.device_id, group_id=target.group_id
+    )
+    if not devices:
+        raise InvalidInput("Nơi phát này chưa có cụm loa nào.", field="target")
+    report = _report(session, schedule, devices=devices, index=index, catalogue=catalogue, now=now)
+    return schedule, report
+
+
+PROPOSED_ID = 2**31 - 1  # the schedule being planned ranks after every saved one
+
+
+def _report(
+    session: Session,
+    schedule: Schedule,
+    *,
+    devices: tuple[str, ...],
+    index: ZoneIndex,
+    catalogue: Catalogue,
+    now: datetime,
+) -> SaveReport:
+    until = now + CHECK_WINDOW
+    existing = active_schedules(session, since=now, until=until)
+    schedule.id = PROPOSED_ID
+    try:
+        proposed = occurrences_of([schedule], index=index, catalogue=catalogue, since=now, until=until)
+        others = occurrences_of(existing, index=index, catalogue=catalogue, since=now, until=until)
+    finally:
+        schedule.id = None
+    policies = {d: p for d in devices if (p := index.policy_for(d)) is not None}
+    window_ms = int(CHECK_WINDOW.total_seconds() * 1000)
+    before = compile_timelines(
+        others, devices, now_ms=int(now.timestamp() * 1000), horizon_ms=window_ms, policies=policies
+    )
+    after = compile_timelines(
+        [*others, *proposed],
+        devices,
+        now_ms=int(now.timestamp() * 1000),
+        horizon_ms=window_ms,
+        policies=policies,
+    )
+    seen_before = {(c.device_id, c.schedule_id, c.start_ms) for c in before.conflicts}
+    report = SaveReport(devices=devices, occurrences=len(proposed))
+    for conflict in after.conflicts:
+        mine = conflict.schedule_id == PROPOSED_ID
+        if not mine and (conflict.device_id, conflict.schedule_id, conflict.start_ms) in seen_before:
+            continue
+        if conflict.reason == "clash" or not mine:
+            report.clashes.append(conflict)
+        else:
+            report.violations.append(conflict)
+    return report
+
+
+def save_schedule(
+    session: Session, *, user: User, schedule: Schedule, report: SaveReport, accept_clashes: bool
+) -> Schedule:
+    """Save a planned schedule; refuses policy breaches (unless emergency) and unaccepted clashes."""
+    if report.violations and schedule.priority != "emergency":
+        raise ScheduleRefused(
+            "Lịch phát vi phạm quy định của khu vực: " + report.violations[0].message, report, field="rule"
+        )
+    if report.clashes and not accept_clashes:
+        raise ScheduleRefused(
+            f"Lịch phát trùng giờ với lịch khác trên {len({c.device_id for c in report.clashes})} cụm loa. "
+            "Xem danh sách bên dưới, đổi giờ hoặc xác nhận vẫn lưu.",
+            report,
+            field="rule",
+        )
     session.add(schedule)
     session.flush()
+    detail: dict[str, object] = {
+        "rule": json.loads(schedule.rule_json),
+        "target": schedule.target_kind,
+        "devices": len(report.devices),
+        "priority": schedule.priority,
+    }
+    if report.violations:
+        detail["policy_override"] = [c.message for c in report.violations[:20]]
+    if report.clashes:
+        detail["accepted_clashes"] = len(report.clashes)
     audit_log.record(
-        session,
-        actor=user,
-        action="schedule.create",
-        object_type="schedule",
-        object_id=schedule.id,
-        bulletin_id=bulletin.id,
-        zone_id=zone.id,
-        starts_at=starts_at.isoformat(),
+        session, actor=user, action="schedule.create", object_type="schedule", object_id=schedule.id, **detail
     )
     session.commit()
     session.refresh(schedule)
     return schedule
 
 
-def list_schedules(session: Session, *, user: User) -> Sequence[tuple[Schedule, Bulletin, Zone]]:
-    require(user, "bulletin.view")
-    query = (
-        select(Schedule, Bulletin, Zone)
-        .join(Bulletin, col(Bulletin.id) == Schedule.bulletin_id)
-        .join(Zone, col(Zone.id) == Schedule.target_zone_id)
-        .order_by(col(Schedule.starts_at).desc())
+def cancel_schedule(session: Session, *, user: User, schedule_id: int) -> Schedule:
+    require(user, "schedule.write")
+    schedule = session.get(Schedule, schedule_id)
+    if schedule is None or not _visible(session, user, schedule):
+        raise InvalidInput("Không tìm thấy lịch phát.", field="schedule_id")
+    schedule.status = "cancelled"
+    session.add(schedule)
+    audit_log.record(
+        session, actor=user, action="schedule.cancel", object_type="schedule", object_id=schedule_id
     )
+    session.commit()
+    session.refresh(schedule)
+    return schedule
+
+
+def _visible(session: Session, user: User, schedule: Schedule) -> bool:
     allowed = commune_ids(session, user)
-    if allowed is not None:
-        query = query.where(col(Bulletin.commune_id).in_(allowed))
-    return session.exec(query).all()
+    if allowed is None:
+        return True
+    if schedule.bulletin_id is not None:
+        bulletin = session.get(Bulletin, schedule.bulletin_id)
+        return bulletin is not None and bulletin.commune_id in allowed
+    playlist = session.get(Playlist, schedule.playlist_id) if schedule.playlist_id else None
+    return playlist is not None and playlist.commune_id in allowed
 
 
-def occurrences(session: Session, *, media_url: str, since: datetime, until: datetime) -> list[Occurrence]:
-    """Every airing between two instants, with its target resolved to boxes as of now."""
-    rows = session.exec(
-        select(Schedule, Bulletin, Media)
-        .join(Bulletin, col(Bulletin.id) == Schedule.bulletin_id)
-        .join(Media, col(Media.sha256) == Bulletin.media_sha256)
-        .where(Schedule.status == "active", Bulletin.status == "approved")
-        .where(col(Schedule.starts_at) <= until)
-    ).all()
+def list_schedules(session: Session, *, user: User) -> list[tuple[Schedule, str, str]]:
+    """(schedule, what it plays, where) newest first, limited to the user's communes."""
+    require(user, "bulletin.view")
+    rows = session.exec(select(Schedule).order_by(col(Schedule.starts_at).desc()).limit(500)).all()
+    titles = {b.id: b.title for b in session.exec(select(Bulletin)).all()}
+    playlists = {p.id: p.name for p in session.exec(select(Playlist)).all()}
+    zones = {z.id: z.name for z in session.exec(select(Zone)).all()}
     result = []
-    for schedule, bulletin, media in rows:
-        start_ms = int(schedule.starts_at.timestamp() * 1000)
-        if start_ms + media.duration_ms <= since.timestamp() * 1000:
+    for schedule in rows:
+        if not _visible(session, user, schedule):
             continue
-        ref = MediaRef(
-            sha256=media.sha256,
-            url=f"{media_url.rstrip('/')}/media/{media.sha256}",
-            bytes=media.bytes,
-            duration_ms=media.duration_ms,
-            mime=media.mime,
+        what = (
+            titles.get(schedule.bulletin_id, "?")
+            if schedule.bulletin_id is not None
+            else "Danh sách: " + playlists.get(schedule.playlist_id, "?")
         )
-        result.append(
-            Occurrence(
-                schedule_id=schedule.id or 0,
-                created_order=schedule.id or 0,
-                start_ms=start_ms,
-                media=ref,
-                priority=schedule.priority,  # type: ignore[arg-type]
-                device_ids=tuple(sorted(devices_in(session, schedule.target_zone_id))),
-                bulletin_id=bulletin.id,
-            )
-        )
+        if schedule.target_kind == "zone":
+            where = zones.get(schedule.target_zone_id, "?")
+        elif schedule.target_kind == "device":
+            where = f"Cụm loa {schedule.target_device_id}"
+        else:
+            where = f"Nhóm {schedule.target_group_id}"
+        result.append((schedule, what, where))
     return result
+
+
+def describe(schedule: Schedule) -> str:
+    return describe_vi(rule_of(schedule))

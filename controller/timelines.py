@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from controller.keys import Signer
-from controller.models import Device, DeviceTimeline, utcnow
-from controller.schedules import occurrences
-from playlists.compiler import compile_timelines, items_digest
+from controller.models import DeviceTimeline, utcnow
+from controller.schedules import Catalogue, active_schedules, occurrences_of
+from controller.targets import ZoneIndex
+from playlists.compiler import Conflict, compile_timelines, items_digest
 from playlists.wire import Timeline, Topics
 
 log = logging.getLogger(__name__)
@@ -45,55 +46,77 @@ class TimelinePublisher:
         self.media_url = media_url
         self.horizon = horizon
         self._lock = threading.Lock()  # one compile at a time, so versions never fork
+        self.last_conflicts: list[Conflict] = []
 
-    def refresh(self, now: datetime | None = None) -> int:
-        """Recompile all boxes; publish changed or soon-to-expire timelines. Returns how many."""
+    def refresh(self, now: datetime | None = None, *, device_ids: Iterable[str] | None = None) -> int:
+        """Recompile boxes (all, or just ``device_ids``); publish changed or soon-to-expire timelines.
+
+        Returns how many timelines were published.
+        """
         with self._lock, Session(self.engine) as session:
             now = now or utcnow()
-            devices = session.exec(select(Device).where(col(Device.is_active).is_(True))).all()
+            until = now + self.horizon
+            index = ZoneIndex.load(session)
+            wanted = (
+                index.device_ids if device_ids is None else sorted(set(device_ids) & set(index.device_zone))
+            )
+            catalogue = Catalogue.load(session, self.media_url)
+            found = occurrences_of(
+                active_schedules(session, since=now, until=until),
+                index=index,
+                catalogue=catalogue,
+                since=now,
+                until=until,
+            )
             compiled = compile_timelines(
-                occurrences(session, media_url=self.media_url, since=now, until=now + self.horizon),
-                [d.id for d in devices],
+                found,
+                wanted,
                 now_ms=to_ms(now),
                 horizon_ms=int(self.horizon.total_seconds() * 1000),
+                policies={d: p for d in wanted if (p := index.policy_for(d)) is not None},
             )
-            for conflict in compiled.conflicts:
-                log.warning("schedule clash on a box", extra={"conflict": conflict})
+            self.last_conflicts = compiled.conflicts
+            current_rows = {
+                row.device_id: row
+                for row in session.exec(
+                    select(DeviceTimeline).where(col(DeviceTimeline.device_id).in_(wanted))
+                ).all()
+            }
             published = []
-            for device in devices:
-                items = compiled.timelines.get(device.id, ())
+            for device_id in wanted:
+                items = compiled.timelines.get(device_id, ())
                 digest = items_digest(items)
-                current = session.get(DeviceTimeline, device.id)
+                current = current_rows.get(device_id)
                 fresh_enough = current is not None and current.valid_until - now > self.horizon / 2
                 if current is not None and current.content_sha256 == digest and fresh_enough:
                     continue
                 version = (current.version if current else 0) + 1
-                valid_until = now + self.horizon
                 document = Timeline(
-                    device_id=device.id,
+                    device_id=device_id,
                     version=version,
                     issued_at_ms=to_ms(now),
                     valid_from_ms=to_ms(now),
-                    valid_until_ms=to_ms(valid_until),
+                    valid_until_ms=to_ms(until),
                     items=items,
                 )
                 envelope = self.signer.sign(document)
                 row = current or DeviceTimeline(
-                    device_id=device.id,
+                    device_id=device_id,
                     version=version,
                     content_sha256=digest,
-                    valid_until=valid_until,
+                    valid_until=until,
                     envelope="",
                 )
-                row.version, row.content_sha256, row.valid_until = version, digest, valid_until
+                row.version, row.content_sha256, row.valid_until = version, digest, until
                 row.envelope, row.published_at = envelope.decode(), now
                 session.add(row)
-                published.append((device.id, envelope))
+                published.append((device_id, envelope))
             # Commit before publishing: a version is never sent that the database does not know.
             session.commit()
         for device_id, envelope in published:
             self.publish(self.topics.timeline(device_id), envelope, True)
-            log.info("timeline published", extra={"device": device_id})
+        if published:
+            log.info("published %d timeline(s)", len(published))
         return len(published)
 
     def republish_all(self) -> None:

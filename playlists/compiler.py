@@ -1,41 +1,58 @@
-"""The timeline compiler: from occurrences and targets to one clash-free timeline per box (pure)."""
+"""The timeline compiler: from occurrences, boxes and policies to one clash-free timeline per box (pure).
+
+Deterministic: the same input gives byte-identical items. Each box is compiled on its own, so
+compiling a subset of boxes gives exactly what a full compile gives for them (incremental compile).
+"""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
+from playlists.playlist import Segment, total_duration_ms
+from playlists.policy import Session, ZonePolicy, check, quiet_violation
 from playlists.signing import canonical_json
-from playlists.wire import PRIORITY_RANK, MediaRef, Priority, TimelineItem
+from playlists.wire import PRIORITY_RANK, Priority, TimelineItem
 
 
 @dataclass(frozen=True)
 class Occurrence:
-    """One airing of one schedule: what plays, from when, on which boxes."""
+    """One airing of one schedule: what plays (segments), from when, on which boxes."""
 
     schedule_id: int
     created_order: int  # earlier-created schedules win a clash within a priority tier
     start_ms: int
-    media: MediaRef
+    segments: tuple[Segment, ...]
     priority: Priority
     device_ids: tuple[str, ...]
-    bulletin_id: int | None = None
     volume: int = 100
 
     @property
+    def duration_ms(self) -> int:
+        return total_duration_ms(self.segments)
+
+    @property
     def end_ms(self) -> int:
-        return self.start_ms + self.media.duration_ms
+        return self.start_ms + self.duration_ms
+
+    @property
+    def start(self) -> datetime:
+        return datetime.fromtimestamp(self.start_ms / 1000, UTC)
 
 
 @dataclass(frozen=True)
 class Conflict:
-    """An occurrence that lost a clash on a box to another one."""
+    """An occurrence left off a box: it lost a clash, or breaks the box's zone policy."""
 
     device_id: str
-    loser_schedule_id: int
-    winner_schedule_id: int
+    schedule_id: int
     start_ms: int
+    reason: str  # clash, quiet_hours, max_sessions, max_minutes
+    winner_schedule_id: int | None = None
+    message: str = ""
 
 
 @dataclass
@@ -44,59 +61,126 @@ class Compiled:
     conflicts: list[Conflict] = field(default_factory=list)
 
 
-def item_id(schedule_id: int, start_ms: int) -> str:
-    """Stable id of an occurrence: the same schedule and instant give the same id in every version."""
-    return f"s{schedule_id}-{start_ms}"
+def item_id(schedule_id: int, start_ms: int, index: int = 0) -> str:
+    """Stable id of a segment of an occurrence: same schedule, instant and position, same id."""
+    return f"s{schedule_id}-{start_ms}-{index}"
 
 
 def compile_timelines(
-    occurrences: Iterable[Occurrence], device_ids: Iterable[str], *, now_ms: int, horizon_ms: int
+    occurrences: Iterable[Occurrence],
+    device_ids: Iterable[str],
+    *,
+    now_ms: int,
+    horizon_ms: int,
+    policies: Mapping[str, ZonePolicy] | None = None,
 ) -> Compiled:
-    """Place occurrences on each box's line; a clash goes to the higher priority, then the older schedule.
+    """Place occurrences on each box's line.
 
-    Items that already ended before ``now_ms`` are dropped; so are those starting after the horizon.
+    Per box: occurrences that already ended or start past the horizon are left out; normal and
+    priority ones in quiet hours are dropped; a clash goes to the higher priority, then to the older
+    schedule; daily caps drop the later sessions; volume is capped by time of day. Emergency
+    occurrences override every policy.
     """
-    result = Compiled(timelines={device_id: () for device_id in device_ids})
-    ranked = sorted(
-        (o for o in occurrences if o.end_ms > now_ms and o.start_ms <= now_ms + horizon_ms),
-        key=lambda o: (-PRIORITY_RANK[o.priority], o.created_order, o.start_ms),
-    )
-    placed: dict[str, list[Occurrence]] = {}
-    for occurrence in ranked:
+    policies = policies or {}
+    wanted = set(device_ids)
+    per_device: dict[str, list[Occurrence]] = defaultdict(list)
+    for occurrence in occurrences:
+        if occurrence.end_ms <= now_ms or occurrence.start_ms > now_ms + horizon_ms:
+            continue
         for device_id in occurrence.device_ids:
-            if device_id not in result.timelines:
-                continue
-            line = placed.setdefault(device_id, [])
-            clash = next((o for o in line if _overlaps(o, occurrence)), None)
-            if clash is not None:
-                result.conflicts.append(
-                    Conflict(device_id, occurrence.schedule_id, clash.schedule_id, occurrence.start_ms)
-                )
-                continue
-            line.append(occurrence)
-    for device_id, line in placed.items():
-        result.timelines[device_id] = tuple(_item(o) for o in sorted(line, key=lambda o: o.start_ms))
+            if device_id in wanted:
+                per_device[device_id].append(occurrence)
+    result = Compiled(timelines={device_id: () for device_id in sorted(wanted)})
+    for device_id in sorted(per_device):
+        line, conflicts = _compile_box(device_id, per_device[device_id], policies.get(device_id))
+        result.timelines[device_id] = line
+        result.conflicts.extend(conflicts)
     return result
+
+
+def _compile_box(
+    device_id: str, candidates: list[Occurrence], policy: ZonePolicy | None
+) -> tuple[tuple[TimelineItem, ...], list[Conflict]]:
+    conflicts: list[Conflict] = []
+    allowed = []
+    for o in candidates:
+        window = None
+        if policy is not None and policy.quiet_hours and o.priority != "emergency":
+            window = quiet_violation(policy, Session(o, o.start, o.duration_ms, o.priority))
+        if window is None:
+            allowed.append(o)
+        else:
+            conflicts.append(
+                Conflict(
+                    device_id,
+                    o.schedule_id,
+                    o.start_ms,
+                    "quiet_hours",
+                    message=f"Trùng giờ yên tĩnh {window}.",
+                )
+            )
+    placed: list[Occurrence] = []
+    for o in sorted(allowed, key=_rank):
+        clash = next((p for p in placed if p.start_ms < o.end_ms and o.start_ms < p.end_ms), None)
+        if clash is None:
+            placed.append(o)
+        else:
+            conflicts.append(
+                Conflict(
+                    device_id,
+                    o.schedule_id,
+                    o.start_ms,
+                    "clash",
+                    clash.schedule_id,
+                    "Trùng giờ với một lịch phát được ưu tiên hơn.",
+                )
+            )
+    if policy is not None:
+        sessions = [Session(o, o.start, o.duration_ms, o.priority) for o in placed]
+        for violation in check(policy, sessions):
+            loser = violation.key
+            assert isinstance(loser, Occurrence)
+            placed.remove(loser)
+            conflicts.append(
+                Conflict(
+                    device_id, loser.schedule_id, loser.start_ms, violation.rule, message=violation.message
+                )
+            )
+    items = [
+        item for o in sorted(placed, key=lambda o: (o.start_ms, o.schedule_id)) for item in _items(o, policy)
+    ]
+    return tuple(items), conflicts
+
+
+def _rank(o: Occurrence) -> tuple[int, int, int]:
+    return (-PRIORITY_RANK[o.priority], o.created_order, o.start_ms)
+
+
+def _items(o: Occurrence, policy: ZonePolicy | None) -> list[TimelineItem]:
+    items = []
+    start = o.start_ms
+    for index, segment in enumerate(o.segments):
+        volume = segment.volume * o.volume // 100
+        if policy is not None and o.priority != "emergency":
+            volume = min(volume, policy.max_volume_at(datetime.fromtimestamp(start / 1000, UTC)))
+        items.append(
+            TimelineItem(
+                id=item_id(o.schedule_id, o.start_ms, index),
+                start_ms=start,
+                duration_ms=segment.duration_ms,
+                kind=segment.kind,
+                priority=o.priority,
+                volume=volume,
+                media=segment.media,
+                stream_url=segment.stream_url,
+                schedule_id=o.schedule_id,
+                bulletin_id=segment.bulletin_id,
+            )
+        )
+        start += segment.duration_ms
+    return items
 
 
 def items_digest(items: tuple[TimelineItem, ...]) -> str:
     """A hash of a timeline's items, to publish a new version only when something changed."""
     return hashlib.sha256(canonical_json([i.model_dump(mode="json") for i in items])).hexdigest()
-
-
-def _overlaps(a: Occurrence, b: Occurrence) -> bool:
-    return a.start_ms < b.end_ms and b.start_ms < a.end_ms
-
-
-def _item(o: Occurrence) -> TimelineItem:
-    return TimelineItem(
-        id=item_id(o.schedule_id, o.start_ms),
-        start_ms=o.start_ms,
-        duration_ms=o.media.duration_ms,
-        kind="audio",
-        priority=o.priority,
-        volume=o.volume,
-        media=o.media,
-        schedule_id=o.schedule_id,
-        bulletin_id=o.bulletin_id,
-    )

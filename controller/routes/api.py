@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from controller import asrun, bulletins, devices, schedules
 from controller.auth import authenticate, open_session
 from controller.deps import ApiUser, ServicesDep, SessionDep
 from controller.errors import InvalidInput, Unauthenticated
-from controller.models import Bulletin, Schedule, utcnow
+from controller.models import Bulletin, Schedule, User, utcnow
+from controller.services import Services
 from controller.zones import targetable_zones
+from playlists.rules import Rule
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 
@@ -58,19 +62,64 @@ class RejectIn(BaseModel):
     comment: str = Field(max_length=2000)
 
 
+class TargetIn(BaseModel):
+    kind: Literal["zone", "device", "group"]
+    id: int | str
+
+
 class ScheduleIn(BaseModel):
-    bulletin_id: int
-    target_zone_id: int
-    starts_at: datetime | None = Field(default=None, description="Aware instant; or give in_seconds")
-    in_seconds: int | None = Field(default=None, ge=0, le=7 * 24 * 3600)
+    bulletin_id: int | None = None
+    playlist_id: int | None = None
+    target: TargetIn | None = None
+    target_zone_id: int | None = Field(default=None, description="Shortcut for target {kind: zone, id}")
+    rule: Rule | None = None
+    starts_at: datetime | None = Field(
+        default=None, description="Shortcut for a one-off rule at this instant"
+    )
+    in_seconds: int | None = Field(
+        default=None, ge=0, le=7 * 24 * 3600, description="One-off, this many seconds ahead"
+    )
+    priority: Literal["normal", "priority", "emergency"] = "normal"
+    volume: int = Field(default=100, ge=0, le=100)
+    accept_clashes: bool = Field(default=False, description="Save even if it clashes with other schedules")
+
+    def to_target(self) -> schedules.Target:
+        if self.target is None:
+            if self.target_zone_id is None:
+                raise InvalidInput("Cho biết nơi phát (target).", field="target")
+            return schedules.Target("zone", zone_id=self.target_zone_id)
+        if self.target.kind == "device":
+            return schedules.Target("device", device_id=str(self.target.id))
+        if self.target.kind == "group":
+            return schedules.Target("group", group_id=int(self.target.id))
+        return schedules.Target("zone", zone_id=int(self.target.id))
+
+    def to_rule(self) -> Rule:
+        given = [x is not None for x in (self.rule, self.starts_at, self.in_seconds)]
+        if sum(given) != 1:
+            raise InvalidInput("Cho biết đúng một trong rule, starts_at, in_seconds.", field="rule")
+        if self.rule is not None:
+            return self.rule
+        at = self.starts_at or utcnow() + timedelta(seconds=self.in_seconds or 0)
+        if at.tzinfo is None:
+            raise InvalidInput("Thời điểm phát phải có múi giờ.", field="starts_at")
+        return Rule(kind="once", at=at)
 
 
 class ScheduleOut(BaseModel):
     id: int
-    bulletin_id: int
-    target_zone_id: int
+    bulletin_id: int | None
+    playlist_id: int | None
+    target_kind: str
+    target_zone_id: int | None
+    target_device_id: str | None
+    target_group_id: int | None
+    rule: dict[str, object]
+    description: str
     starts_at: datetime
+    ends_at: datetime | None
     priority: str
+    volume: int
     status: str
 
 
@@ -79,7 +128,11 @@ def _bulletin_out(b: Bulletin) -> BulletinOut:
 
 
 def _schedule_out(s: Schedule) -> ScheduleOut:
-    return ScheduleOut.model_validate(s, from_attributes=True)
+    return ScheduleOut(
+        **s.model_dump(exclude={"rule_json", "created_by", "created_at"}),
+        rule=json.loads(s.rule_json),
+        description=schedules.describe(s),
+    )
 
 
 @router.post("/auth/token", response_model=TokenOut)
@@ -139,23 +192,48 @@ def reject(bulletin_id: int, body: RejectIn, user: ApiUser, session: SessionDep)
 
 @router.get("/schedules", response_model=list[ScheduleOut])
 def get_schedules(user: ApiUser, session: SessionDep) -> list[ScheduleOut]:
-    return [_schedule_out(s) for s, _b, _z in schedules.list_schedules(session, user=user)]
+    return [_schedule_out(s) for s, _what, _where in schedules.list_schedules(session, user=user)]
+
+
+def _plan(
+    body: ScheduleIn, user: User, session: Session, services: Services
+) -> tuple[Schedule, schedules.SaveReport]:
+    return schedules.plan_schedule(
+        session,
+        user=user,
+        bulletin_id=body.bulletin_id,
+        playlist_id=body.playlist_id,
+        target=body.to_target(),
+        rule=body.to_rule(),
+        priority=body.priority,
+        volume=body.volume,
+        media_url=services.settings.public_url,
+        horizon=timedelta(hours=services.settings.timeline_horizon_hours),
+    )
+
+
+@router.post("/schedules/check")
+def check_schedule(
+    body: ScheduleIn, user: ApiUser, session: SessionDep, services: ServicesDep
+) -> dict[str, object]:
+    """What saving would do: boxes reached, policy breaches and clashes, without saving."""
+    _schedule, report = _plan(body, user, session, services)
+    return report.as_dict()
 
 
 @router.post("/schedules", response_model=ScheduleOut, status_code=201)
 def post_schedule(body: ScheduleIn, user: ApiUser, session: SessionDep, services: ServicesDep) -> ScheduleOut:
-    if (body.starts_at is None) == (body.in_seconds is None):
-        raise InvalidInput("Cho biết starts_at hoặc in_seconds (một trong hai).", field="starts_at")
-    starts_at = body.starts_at or utcnow() + timedelta(seconds=body.in_seconds or 0)
-    bulletin = bulletins.get_bulletin(session, user=user, bulletin_id=body.bulletin_id)
-    schedule = schedules.create_one_off(
-        session,
-        user=user,
-        bulletin=bulletin,
-        target_zone_id=body.target_zone_id,
-        starts_at=starts_at,
-        horizon=timedelta(hours=services.settings.timeline_horizon_hours),
+    schedule, report = _plan(body, user, session, services)
+    saved = schedules.save_schedule(
+        session, user=user, schedule=schedule, report=report, accept_clashes=body.accept_clashes
     )
+    services.publisher.refresh(device_ids=report.devices)
+    return _schedule_out(saved)
+
+
+@router.post("/schedules/{schedule_id}/cancel", response_model=ScheduleOut)
+def cancel(schedule_id: int, user: ApiUser, session: SessionDep, services: ServicesDep) -> ScheduleOut:
+    schedule = schedules.cancel_schedule(session, user=user, schedule_id=schedule_id)
     services.publisher.refresh()
     return _schedule_out(schedule)
 

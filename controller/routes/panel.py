@@ -15,8 +15,10 @@ from controller import asrun, bulletins, devices, schedules
 from controller.auth import ROLE_NAMES_VI, authenticate, close_session, open_session
 from controller.deps import PanelLogin, ServicesDep, SessionDep
 from controller.errors import Forbidden, InvalidInput, LoaError
+from controller.forms import rule_from_form
 from controller.models import AuthSession, Bulletin, User, Zone, utcnow
 from controller.zones import targetable_zones
+from playlists.rules import WEEKDAY_NAMES_VI
 
 router = APIRouter(include_in_schema=False)
 
@@ -181,7 +183,8 @@ def _detail(
     bulletin: Bulletin,
     error: LoaError | None = None,
     status_code: int = 200,
-    schedule_form: dict[str, str] | None = None,
+    schedule_form: dict[str, Any] | None = None,
+    report: schedules.SaveReport | None = None,
 ) -> HTMLResponse:
     user = login[0]
     zones = targetable_zones(session, user=user)
@@ -192,10 +195,20 @@ def _detail(
     default_at = (datetime.now(tz) + timedelta(minutes=5)).replace(second=0, microsecond=0)
     form = schedule_form or {
         "when": "soon",
-        "date": default_at.date().isoformat(),
+        "date": default_at.strftime("%d/%m/%Y"),
         "time": default_at.strftime("%H:%M"),
+        "start_date": default_at.strftime("%d/%m/%Y"),
+        "times": "06:00, 17:00",
+        "freq": "weekly",
+        "interval": "1",
+        "weekdays": [],
+        "monthly_mode": "day",
+        "month_day": "1",
+        "nth_n": "-1",
+        "nth_weekday": "1",
+        "priority": "normal",
     }
-    own = [row for row in schedules.list_schedules(session, user=user) if row[1].id == bulletin.id]
+    own = [row for row in schedules.list_schedules(session, user=user) if row[0].bulletin_id == bulletin.id]
     return page(
         request,
         login,
@@ -206,6 +219,9 @@ def _detail(
         zones=[z for z in zones if z.id in commune_zone_ids],
         schedule_form=form,
         schedules=own,
+        report=report,
+        weekday_names=WEEKDAY_NAMES_VI,
+        describe=schedules.describe,
     )
 
 
@@ -258,59 +274,72 @@ def bulletin_reject(
 
 
 @router.post("/bulletins/{bulletin_id}/schedule", response_model=None)
-def bulletin_schedule(
-    bulletin_id: int,
-    request: Request,
-    login: PanelLogin,
-    session: SessionDep,
-    services: ServicesDep,
-    csrf: CsrfField,
-    target_zone_id: Annotated[int, Form()] = 0,
-    when: Annotated[str, Form()] = "soon",
-    day: Annotated[str, Form(alias="date")] = "",
-    at: Annotated[str, Form(alias="time")] = "",
+async def bulletin_schedule(
+    bulletin_id: int, request: Request, login: PanelLogin, session: SessionDep, services: ServicesDep
 ) -> Response:
-    check_csrf(login[1], csrf)
+    raw = await request.form()
+    form: dict[str, Any] = {key: raw.get(key, "") for key in raw}
+    form["weekdays"] = raw.getlist("weekdays")
+    check_csrf(login[1], str(form.get("csrf_token", "")))
     bulletin = bulletins.get_bulletin(session, user=login[0], bulletin_id=bulletin_id)
-    form = {"when": when, "date": day, "time": at, "target_zone_id": str(target_zone_id)}
     try:
-        starts_at = _starts_at(when, day, at, ZoneInfo(services.settings.timezone))
-        schedules.create_one_off(
+        rule = rule_from_form(form, tz=ZoneInfo(services.settings.timezone))
+        zone_id = int(form.get("target_zone_id") or 0)
+        schedule, report = schedules.plan_schedule(
             session,
             user=login[0],
-            bulletin=bulletin,
-            target_zone_id=target_zone_id,
-            starts_at=starts_at,
+            bulletin_id=bulletin.id,
+            playlist_id=None,
+            target=schedules.Target("zone", zone_id=zone_id),
+            rule=rule,
+            priority=str(form.get("priority") or "normal"),
+            volume=100,
+            media_url=services.settings.public_url,
             horizon=timedelta(hours=services.settings.timeline_horizon_hours),
+        )
+        schedules.save_schedule(
+            session,
+            user=login[0],
+            schedule=schedule,
+            report=report,
+            accept_clashes=form.get("accept_clashes") == "1",
+        )
+    except schedules.ScheduleRefused as exc:
+        return _detail(
+            request,
+            login,
+            session,
+            bulletin,
+            error=exc,
+            status_code=422,
+            schedule_form=form,
+            report=exc.report,
         )
     except InvalidInput as exc:
         return _detail(request, login, session, bulletin, error=exc, status_code=422, schedule_form=form)
-    services.publisher.refresh()
+    services.publisher.refresh(device_ids=report.devices)
     return see_other(f"/bulletins/{bulletin_id}")
-
-
-def _starts_at(when: str, day: str, at: str, tz: ZoneInfo) -> datetime:
-    """'soon' is one minute from now; 'at' is a wall-clock dd/mm/yyyy and HH:MM in the panel's zone."""
-    if when == "soon":
-        return utcnow() + timedelta(minutes=1)
-    try:
-        wall_day = datetime.strptime(day.strip(), "%d/%m/%Y").date()
-    except ValueError:
-        raise InvalidInput(
-            "Ngày phát không hợp lệ, hãy nhập theo dạng dd/mm/yyyy (ví dụ 30/11/2026).", field="date"
-        ) from None
-    try:
-        wall_time = datetime.strptime(at.strip(), "%H:%M").time()
-    except ValueError:
-        raise InvalidInput(
-            "Giờ phát không hợp lệ, hãy nhập theo dạng 24 giờ HH:MM (ví dụ 06:30).", field="time"
-        ) from None
-    return datetime.combine(wall_day, wall_time, tzinfo=tz)
 
 
 @router.get("/schedules", response_class=HTMLResponse)
 def schedule_list(request: Request, login: PanelLogin, session: SessionDep) -> HTMLResponse:
-    return page(request, login, "schedules.html", rows=schedules.list_schedules(session, user=login[0]))
+    return page(
+        request,
+        login,
+        "schedules.html",
+        rows=schedules.list_schedules(session, user=login[0]),
+        describe=schedules.describe,
+    )
+
+
+@router.post("/schedules/{schedule_id}/cancel", response_model=None)
+def schedule_cancel(
+    schedule_id: int, login: PanelLogin, session: SessionDep, services: ServicesDep, csrf: CsrfField
+) -> Response:
+    check_csrf(login[1], csrf)
+    schedules.cancel_schedule(session, user=login[0], schedule_id=schedule_id)
+    services.publisher.refresh()
+    return see_other("/schedules")
 
 
 @router.get("/asrun", response_class=HTMLResponse)

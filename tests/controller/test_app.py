@@ -23,7 +23,9 @@ def test_health_answers_without_login(world: World) -> None:
 
 def test_device_list_and_as_run_are_scoped_to_the_users_communes(world: World) -> None:
     def ids(username: str) -> list[str]:
-        return sorted(d["id"] for d in world.client.get("/api/v1/devices", headers=world.token(username)).json())
+        return sorted(
+            d["id"] for d in world.client.get("/api/v1/devices", headers=world.token(username)).json()
+        )
 
     assert ids("editor_b") == ["box-b1"]
     assert ids("approver_a") == ["box-a1", "box-a2"]

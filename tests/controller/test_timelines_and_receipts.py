@@ -42,8 +42,7 @@ def test_schedule_to_a_village_publishes_signed_timelines_to_its_boxes_only(worl
     timelines = _timelines(world)
     assert [i.media.sha256 for i in timelines["box-a1"].items if i.media] == [bulletin["media_sha256"]]
     assert timelines["box-a1"].items[0].start_ms == int(starts.timestamp() * 1000)
-    assert timelines["box-a2"].items == ()
-    assert timelines["box-b1"].items == ()
+    assert set(timelines) == {"box-a1"}  # only the boxes the change touches are recompiled
     assert timelines["box-a1"].valid_until_ms > timelines["box-a1"].items[0].start_ms
 
 
@@ -78,7 +77,7 @@ def test_schedule_refuses_past_unapproved_and_foreign_targets(world: World) -> N
         headers=ed,
         json={"bulletin_id": bulletin["id"], "target_zone_id": world.village_b1, "in_seconds": 60},
     )
-    assert r.status_code == 422 and r.json()["field"] == "target_zone_id"
+    assert r.status_code == 422 and r.json()["field"] == "target"
     draft = world.client.post(
         "/api/v1/bulletins", headers=ed, json={"commune_id": world.commune_a, "title": "T", "body": "B"}
     ).json()
