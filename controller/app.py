@@ -20,6 +20,7 @@ from controller import bulletins, devices, receipts, schedules
 from controller.asrun import OUTCOMES_VI
 from controller.db import make_engine
 from controller.deps import LoginRequired
+from controller.emergency import EmergencyService
 from controller.errors import LoaError
 from controller.gateway import MqttGateway
 from controller.keys import Signer
@@ -99,6 +100,7 @@ def build_services(settings: Settings, *, connect_mqtt: bool = True) -> Services
         renderer=Renderer(engine=get_engine(settings.tts_engine), store=store),
         publisher=publisher,
         gateway=gateway,
+        emergencies=EmergencyService(settings=settings, signer=signer, topics=topics, publish=publish),
     )
 
 

@@ -33,7 +33,7 @@ PERMISSIONS: dict[str, set[str]] = {
     "bulletin.view": {"admin", "editor", "approver", "auditor"},
     "bulletin.write": {"admin", "editor"},
     "bulletin.decide": {"admin", "approver"},
-    "schedule.write": {"admin", "editor"},
+    "schedule.write": {"admin", "editor", "approver"},
     "asrun.view": {"admin", "editor", "approver", "auditor"},
     "device.view": {"admin", "editor", "approver", "auditor", "technician"},
 }

@@ -7,6 +7,7 @@ saving; the later schedule loses on the boxes where it clashes unless it has a h
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -309,8 +310,21 @@ def _report(
         horizon_ms=window_ms,
         policies=policies,
     )
+    if schedule.priority == "emergency":
+        # Emergencies override policies; compile it once as "priority" to name what it overrides.
+        as_priority = [dataclasses.replace(o, priority="priority") for o in proposed]
+        probe = compile_timelines(
+            [*others, *as_priority],
+            devices,
+            now_ms=int(now.timestamp() * 1000),
+            horizon_ms=window_ms,
+            policies=policies,
+        )
+        overridden = [c for c in probe.conflicts if c.schedule_id == PROPOSED_ID and c.reason != "clash"]
+    else:
+        overridden = []
     seen_before = {(c.device_id, c.schedule_id, c.start_ms) for c in before.conflicts}
-    report = SaveReport(devices=devices, occurrences=len(proposed))
+    report = SaveReport(devices=devices, occurrences=len(proposed), violations=overridden)
     for conflict in after.conflicts:
         mine = conflict.schedule_id == PROPOSED_ID
         if not mine and (conflict.device_id, conflict.schedule_id, conflict.start_ms) in seen_before:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from audio import MediaStore
+from controller.emergency import EmergencyService
 from controller.gateway import MqttGateway
 from controller.keys import Signer
 from controller.rendering import Renderer
@@ -25,6 +26,7 @@ class Services:
     renderer: Renderer
     publisher: TimelinePublisher
     gateway: MqttGateway | None
+    emergencies: EmergencyService
 
     @property
     def session_cookie(self) -> str:

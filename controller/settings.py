@@ -51,6 +51,15 @@ class Settings(BaseSettings):
     tts_accent: Literal["north", "central", "south"] = Field(
         default="central", description="Default accent of rendered bulletins (Nghệ An speaks Central)"
     )
+    emergency_two_person: bool = Field(
+        default=False, description="An emergency broadcast needs a second authorised person to confirm it"
+    )
+    emergency_confirm_minutes: int = Field(
+        default=10, ge=1, description="How long a pending emergency broadcast waits for its second person"
+    )
+    emergency_command_ttl_seconds: int = Field(
+        default=300, ge=10, description="A box that receives an emergency command later than this ignores it"
+    )
     secure_cookies: bool = Field(
         default=False, description="Mark cookies Secure and use the __Host- prefix (when served over TLS)"
     )

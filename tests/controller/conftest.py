@@ -53,7 +53,12 @@ def make_world(tmp_path: Path) -> Iterator[World]:
     services: Services = app.state.services
     services.renderer.engine = FakeTtsEngine()
     published: list[tuple[str, bytes, bool]] = []
-    services.publisher.publish = lambda topic, payload, retain: published.append((topic, payload, retain))
+
+    def record(topic: str, payload: bytes, retain: bool) -> None:
+        published.append((topic, payload, retain))
+
+    services.publisher.publish = record
+    services.emergencies.publish = record
     with Session(services.engine) as session:
         load_province(session)
         communes = session.exec(select(Zone).where(Zone.kind == "commune").order_by(Zone.name)).all()

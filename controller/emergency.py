@@ -1,0 +1,275 @@
+"""Emergency broadcasts ("Phát khẩn cấp"): one signed command per target zone reaches every box at once.
+
+With the two-person rule on, a second authorised person must confirm within the configured minutes.
+Every step is in the audit log.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+
+from sqlmodel import Session, col, select
+
+from controller import audit_log
+from controller.auth import can_touch_zone, commune_ids
+from controller.bulletins import approve_bulletin
+from controller.errors import Conflict, Forbidden, InvalidInput, NotFound
+from controller.keys import Signer
+from controller.models import Bulletin, Emergency, Media, User, Zone, utcnow
+from controller.rendering import Renderer
+from controller.settings import Settings
+from playlists.wire import Command, MediaRef, PlayNowArgs, TimelineItem, Topics
+
+Publish = Callable[[str, bytes, bool], None]
+DECIDERS = {"admin", "approver"}
+STATUS_VI = {
+    "draft": "Bản nháp từ cảnh báo, chờ duyệt",
+    "pending": "Chờ người thứ hai xác nhận",
+    "sent": "Đã phát lệnh",
+    "stopped": "Đã dừng",
+    "expired": "Hết hạn xác nhận",
+}
+
+
+class EmergencyService:
+    """Creates, confirms, sends and stops emergency broadcasts."""
+
+    def __init__(self, *, settings: Settings, signer: Signer, topics: Topics, publish: Publish) -> None:
+        self.settings, self.signer, self.topics, self.publish = settings, signer, topics, publish
+
+    def create(
+        self,
+        session: Session,
+        *,
+        user: User,
+        bulletin_id: int,
+        zone_ids: Sequence[int],
+        repeat: int = 1,
+        after: str = "skip",
+        source: str | None = None,
+    ) -> Emergency:
+        if user.role not in DECIDERS:
+            raise Forbidden("Chỉ người duyệt hoặc quản trị được phát khẩn cấp.")
+        bulletin = session.get(Bulletin, bulletin_id)
+        allowed = commune_ids(session, user)
+        if bulletin is None or (allowed is not None and bulletin.commune_id not in allowed):
+            raise InvalidInput("Không tìm thấy bản tin.", field="bulletin_id")
+        if bulletin.status != "approved" or bulletin.media_sha256 is None:
+            raise InvalidInput("Chỉ phát khẩn cấp được bản tin đã duyệt.", field="bulletin_id")
+        if not zone_ids:
+            raise InvalidInput("Chọn ít nhất một nơi phát.", field="zone_ids")
+        for zone_id in zone_ids:
+            zone = session.get(Zone, zone_id)
+            if (
+                zone is None
+                or not can_touch_zone(session, user, zone)
+                or (zone.kind == "province" and user.role != "admin")
+            ):
+                raise InvalidInput("Có nơi phát nằm ngoài phạm vi bạn phụ trách.", field="zone_ids")
+        if not 1 <= repeat <= 20:
+            raise InvalidInput("Số lần lặp từ 1 đến 20.", field="repeat")
+        if after not in ("resume", "skip"):
+            raise InvalidInput("Cách xử lý nội dung bị ngắt không hợp lệ.", field="after")
+        emergency = Emergency(
+            bulletin_id=bulletin_id,
+            zone_ids_json=json.dumps(sorted(set(zone_ids))),
+            repeat=repeat,
+            after=after,
+            created_by=user.id or 0,
+            source=source,
+        )
+        session.add(emergency)
+        session.flush()
+        audit_log.record(
+            session,
+            actor=user,
+            action="emergency.create",
+            object_type="emergency",
+            object_id=emergency.id,
+            bulletin_id=bulletin_id,
+            zones=sorted(set(zone_ids)),
+            two_person=self.settings.emergency_two_person,
+        )
+        session.commit()
+        if not self.settings.emergency_two_person:
+            self._send(session, emergency, user)
+        session.refresh(emergency)
+        return emergency
+
+    def confirm(self, session: Session, *, user: User, emergency_id: int) -> Emergency:
+        emergency = self._get(session, user, emergency_id)
+        if user.role not in DECIDERS:
+            raise Forbidden("Chỉ người duyệt hoặc quản trị được xác nhận phát khẩn cấp.")
+        if emergency.status != "pending":
+            raise Conflict("Lệnh phát khẩn cấp này không còn chờ xác nhận.")
+        if emergency.created_by == user.id:
+            raise Forbidden("Người thứ hai phải xác nhận, không phải người tạo lệnh.")
+        if utcnow() - emergency.created_at > timedelta(minutes=self.settings.emergency_confirm_minutes):
+            emergency.status = "expired"
+            session.add(emergency)
+            audit_log.record(
+                session,
+                actor=user,
+                action="emergency.expired",
+                object_type="emergency",
+                object_id=emergency.id,
+            )
+            session.commit()
+            raise Conflict("Đã quá thời hạn xác nhận; hãy tạo lệnh mới.")
+        emergency.confirmed_by = user.id
+        self._send(session, emergency, user)
+        session.refresh(emergency)
+        return emergency
+
+    def stop(self, session: Session, *, user: User, emergency_id: int) -> Emergency:
+        emergency = self._get(session, user, emergency_id)
+        if user.role not in DECIDERS:
+            raise Forbidden("Chỉ người duyệt hoặc quản trị được dừng phát khẩn cấp.")
+        if emergency.status not in ("sent", "pending", "draft"):
+            raise Conflict("Lệnh này đã dừng hoặc đã hết hạn.")
+        if emergency.status == "sent":
+            for code in self._zone_codes(session, emergency):
+                self._command(code, "stop", {}, f"e{emergency.id}-stop-{code}")
+        emergency.status, emergency.stopped_at = "stopped", utcnow()
+        session.add(emergency)
+        audit_log.record(
+            session, actor=user, action="emergency.stop", object_type="emergency", object_id=emergency.id
+        )
+        session.commit()
+        session.refresh(emergency)
+        return emergency
+
+    def stop_all(self, session: Session, *, user: User) -> list[str]:
+        """Silence every box the user is responsible for (the province, for an admin)."""
+        if user.role not in DECIDERS:
+            raise Forbidden("Chỉ người duyệt hoặc quản trị được dừng tất cả.")
+        allowed = commune_ids(session, user)
+        if allowed is None:
+            codes = list(session.exec(select(Zone.code).where(Zone.kind == "province")).all())
+        else:
+            codes = list(session.exec(select(Zone.code).where(col(Zone.id).in_(allowed))).all())
+        stamp = utcnow().strftime("%Y%m%d%H%M%S")
+        for code in codes:
+            self._command(code, "stop", {}, f"stop-all-{stamp}-{code}")
+        for emergency in session.exec(select(Emergency).where(Emergency.status == "sent")).all():
+            if allowed is None or set(json.loads(emergency.zone_ids_json)) <= self._zones_below(
+                session, allowed
+            ):
+                emergency.status, emergency.stopped_at = "stopped", utcnow()
+                session.add(emergency)
+        audit_log.record(
+            session, actor=user, action="emergency.stop_all", object_type="zone", object_id=",".join(codes)
+        )
+        session.commit()
+        return codes
+
+    def approve_draft(
+        self, session: Session, *, user: User, emergency_id: int, renderer: Renderer
+    ) -> Emergency:
+        """A draft from a CAP alert: approve its bulletin (rendering it), then send or await confirmation."""
+        emergency = self._get(session, user, emergency_id)
+        if user.role not in DECIDERS:
+            raise Forbidden("Chỉ người duyệt hoặc quản trị được duyệt cảnh báo.")
+        if emergency.status != "draft":
+            raise Conflict("Bản nháp này đã được xử lý.")
+        bulletin = session.get(Bulletin, emergency.bulletin_id)
+        assert bulletin is not None
+        if bulletin.status == "submitted":
+            approve_bulletin(session, user=user, bulletin=bulletin, renderer=renderer)
+        emergency.status, emergency.created_by, emergency.created_at = "pending", user.id or 0, utcnow()
+        session.add(emergency)
+        audit_log.record(
+            session,
+            actor=user,
+            action="emergency.approve_draft",
+            object_type="emergency",
+            object_id=emergency.id,
+        )
+        session.commit()
+        if not self.settings.emergency_two_person:
+            self._send(session, emergency, user)
+        session.refresh(emergency)
+        return emergency
+
+    def list(self, session: Session, *, user: User) -> Sequence[Emergency]:
+        rows = session.exec(select(Emergency).order_by(col(Emergency.id).desc()).limit(100)).all()
+        return [e for e in rows if self._visible(session, user, e)]
+
+    def _send(self, session: Session, emergency: Emergency, user: User) -> None:
+        bulletin = session.get(Bulletin, emergency.bulletin_id)
+        media = session.get(Media, bulletin.media_sha256) if bulletin and bulletin.media_sha256 else None
+        if media is None:
+            raise InvalidInput("Bản tin chưa có âm thanh đã duyệt.", field="bulletin_id")
+        now = utcnow()
+        ref = MediaRef(
+            sha256=media.sha256,
+            url=f"{self.settings.public_url.rstrip('/')}/media/{media.sha256}",
+            bytes=media.bytes,
+            duration_ms=media.duration_ms,
+            mime=media.mime,
+        )
+        item = TimelineItem(
+            id=f"e{emergency.id}",
+            start_ms=int(now.timestamp() * 1000),
+            duration_ms=media.duration_ms,
+            kind="audio",
+            priority="emergency",
+            media=ref,
+            bulletin_id=emergency.bulletin_id,
+        )
+        args = PlayNowArgs(item=item, repeat=emergency.repeat, after=emergency.after)  # type: ignore[arg-type]
+        codes = self._zone_codes(session, emergency)
+        for code in codes:
+            self._command(code, "play_now", args.model_dump(mode="json"), f"e{emergency.id}-{code}")
+        emergency.status, emergency.sent_at = "sent", now
+        session.add(emergency)
+        audit_log.record(
+            session,
+            actor=user,
+            action="emergency.send",
+            object_type="emergency",
+            object_id=emergency.id,
+            zones=codes,
+            media_sha256=media.sha256,
+        )
+        session.commit()
+
+    def _command(self, code: str, name: str, args: dict[str, object], command_id: str) -> None:
+        now = utcnow()
+        command = Command(
+            id=command_id,
+            target=f"zone:{code}",
+            issued_at_ms=int(now.timestamp() * 1000),
+            expires_at_ms=int(
+                (now + timedelta(seconds=self.settings.emergency_command_ttl_seconds)).timestamp() * 1000
+            ),
+            name=name,  # type: ignore[arg-type]
+            args=args,
+        )
+        self.publish(self.topics.zone_command(code), self.signer.sign(command), False)
+
+    def _zone_codes(self, session: Session, emergency: Emergency) -> list[str]:
+        ids = json.loads(emergency.zone_ids_json)
+        return sorted(session.exec(select(Zone.code).where(col(Zone.id).in_(ids))).all())
+
+    def _zones_below(self, session: Session, communes: set[int]) -> set[int]:
+        from controller.zones import descendant_ids
+
+        found: set[int] = set()
+        for commune in communes:
+            found |= descendant_ids(session, commune)
+        return found
+
+    def _visible(self, session: Session, user: User, emergency: Emergency) -> bool:
+        allowed = commune_ids(session, user)
+        return allowed is None or set(json.loads(emergency.zone_ids_json)) <= self._zones_below(
+            session, allowed
+        )
+
+    def _get(self, session: Session, user: User, emergency_id: int) -> Emergency:
+        emergency = session.get(Emergency, emergency_id)
+        if emergency is None or not self._visible(session, user, emergency):
+            raise NotFound("Không tìm thấy lệnh phát khẩn cấp.")
+        return emergency
