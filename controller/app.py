@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from apscheduler.schedulers.background import BackgroundScheduler
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -23,6 +22,7 @@ from controller.deps import LoginRequired
 from controller.emergency import EmergencyService
 from controller.errors import LoaError
 from controller.gateway import MqttGateway
+from controller.jobs import Jobs
 from controller.keys import Signer
 from controller.rendering import Renderer
 from controller.services import Services
@@ -132,26 +132,18 @@ def create_app(settings: Settings, *, connect_mqtt: bool = True, run_jobs: bool 
     """Build a controller: panel, API, media, MQTT gateway and the periodic compile job."""
     check_production(settings)
     services = build_services(settings, connect_mqtt=connect_mqtt)
-    scheduler = BackgroundScheduler(timezone="UTC")
+    jobs = Jobs(services.engine)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if services.gateway is not None:
             services.gateway.start()
         if run_jobs:
-            scheduler.add_job(
-                services.publisher.refresh,
-                "interval",
-                seconds=settings.compile_interval_seconds,
-                id="compile-timelines",
-                next_run_time=datetime.now(ZoneInfo("UTC")),
-                max_instances=1,
-                coalesce=True,
-            )
-            scheduler.start()
+            jobs.every("compile-timelines", settings.compile_interval_seconds, services.publisher.refresh)
+            jobs.start()
         yield
         if run_jobs:
-            scheduler.shutdown(wait=False)
+            jobs.stop()
         if services.gateway is not None:
             services.gateway.stop()
         services.engine.dispose()

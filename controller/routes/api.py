@@ -11,13 +11,15 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from controller import asrun, bulletins, cap, devices, schedules
+from controller import asrun, bulletins, cap, devices, library, schedules
 from controller.auth import authenticate, open_session
 from controller.deps import ApiUser, ServicesDep, SessionDep
 from controller.errors import InvalidInput, Unauthenticated
 from controller.models import Bulletin, Emergency, Schedule, User, utcnow
 from controller.services import Services
 from controller.zones import targetable_zones
+from playlists.playlist import PlaylistEntry
+from playlists.policy import ZonePolicy
 from playlists.rules import Rule
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
@@ -340,3 +342,74 @@ async def approve_emergency_draft(
         )
 
     return _emergency_out(await run_in_threadpool(work))
+
+
+class PlaylistIn(BaseModel):
+    name: str = Field(max_length=200)
+    commune_id: int | None = None
+    entries: list[PlaylistEntry] = Field(max_length=200)
+
+
+class PlaylistOut(BaseModel):
+    id: int
+    name: str
+    commune_id: int | None
+    entries: list[dict[str, object]]
+    duration_ms: int | None = Field(description="None while something in it is not approved")
+
+
+@router.get("/playlists", response_model=list[PlaylistOut])
+def get_playlists(user: ApiUser, session: SessionDep) -> list[PlaylistOut]:
+    return [
+        PlaylistOut(
+            id=p.id or 0,
+            name=p.name,
+            commune_id=p.commune_id,
+            entries=json.loads(p.entries_json),
+            duration_ms=library.playlist_duration_ms(session, p),
+        )
+        for p in library.list_playlists(session, user=user)
+    ]
+
+
+@router.post("/playlists", response_model=PlaylistOut, status_code=201)
+def post_playlist(body: PlaylistIn, user: ApiUser, session: SessionDep) -> PlaylistOut:
+    p = library.create_playlist(
+        session, user=user, name=body.name, commune_id=body.commune_id, entries=body.entries
+    )
+    return PlaylistOut(
+        id=p.id or 0,
+        name=p.name,
+        commune_id=p.commune_id,
+        entries=json.loads(p.entries_json),
+        duration_ms=library.playlist_duration_ms(session, p),
+    )
+
+
+class GroupIn(BaseModel):
+    name: str = Field(max_length=200)
+    commune_id: int | None = None
+    device_ids: list[str] = Field(min_length=1, max_length=5000)
+
+
+@router.post("/groups", status_code=201)
+def post_group(body: GroupIn, user: ApiUser, session: SessionDep) -> dict[str, object]:
+    group = library.create_group(
+        session, user=user, name=body.name, commune_id=body.commune_id, device_ids=body.device_ids
+    )
+    return {
+        "id": group.id,
+        "name": group.name,
+        "commune_id": group.commune_id,
+        "device_ids": sorted(body.device_ids),
+    }
+
+
+@router.put("/zones/{zone_id}/policy")
+def put_policy(
+    zone_id: int, body: ZonePolicy | None, user: ApiUser, session: SessionDep, services: ServicesDep
+) -> dict[str, object]:
+    """Quiet hours, daily caps and volume limits for a zone and every zone below it (null clears)."""
+    zone = library.set_policy(session, user=user, zone_id=zone_id, policy=body)
+    services.publisher.refresh()
+    return {"zone_id": zone.id, "policy": json.loads(zone.policy_json) if zone.policy_json else None}

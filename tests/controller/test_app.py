@@ -30,3 +30,19 @@ def test_device_list_and_as_run_are_scoped_to_the_users_communes(world: World) -
     assert ids("editor_b") == ["box-b1"]
     assert ids("approver_a") == ["box-a1", "box-a2"]
     assert ids("auditor") == ["box-a1", "box-a2", "box-b1"]
+
+
+def test_the_compile_job_is_kept_in_the_database(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import sqlite3
+
+    from fastapi.testclient import TestClient
+
+    from controller.app import create_app
+    from controller.db import migrate
+    from controller.settings import Settings
+
+    settings = Settings(data_dir=tmp_path, environment="development", compile_interval_seconds=3600)
+    migrate(settings.resolved_database_url)
+    with TestClient(create_app(settings, connect_mqtt=False)), sqlite3.connect(tmp_path / "loa.db") as db:
+        jobs = db.execute("SELECT id, next_run_time FROM apscheduler_jobs").fetchall()
+    assert [job_id for job_id, _next in jobs] == ["compile-timelines"]

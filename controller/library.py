@@ -1,0 +1,142 @@
+"""Playlists, saved groups of boxes and zone policies: what schedules refer to."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from sqlmodel import Session, col, select
+
+from controller import audit_log
+from controller.auth import can_touch_zone, commune_ids, require
+from controller.errors import Forbidden, InvalidInput
+from controller.models import Bulletin, Device, DeviceGroup, DeviceGroupMember, Playlist, User, Zone
+from controller.schedules import Catalogue
+from playlists.playlist import PlaylistEntry, PlaylistError, expand, total_duration_ms
+from playlists.policy import ZonePolicy
+from playlists.wire import MediaRef
+
+_PROBE = MediaRef(sha256="0" * 64, url="http://probe/", bytes=0, duration_ms=0)
+
+
+def _scope(session: Session, user: User, commune_id: int | None) -> None:
+    allowed = commune_ids(session, user)
+    if commune_id is None:
+        if allowed is not None:
+            raise Forbidden("Chỉ quản trị tỉnh được tạo mục dùng chung toàn tỉnh.")
+    elif allowed is not None and commune_id not in allowed:
+        raise InvalidInput("Bạn không phụ trách xã này.", field="commune_id")
+
+
+def create_playlist(
+    session: Session, *, user: User, name: str, commune_id: int | None, entries: Sequence[PlaylistEntry]
+) -> Playlist:
+    """Save a playlist after checking that every bulletin, chime and nested playlist exists, with no cycle."""
+    require(user, "schedule.write")
+    _scope(session, user, commune_id)
+    if not name.strip():
+        raise InvalidInput("Vui lòng đặt tên danh sách phát.", field="name")
+    if not entries:
+        raise InvalidInput("Danh sách phát cần ít nhất một mục.", field="entries")
+    catalogue = Catalogue.load(session, "http://probe")
+    allowed = commune_ids(session, user)
+    visible = {
+        b.id: _PROBE
+        for b in session.exec(select(Bulletin)).all()
+        if allowed is None or b.commune_id in allowed
+    }
+    try:
+        expand(tuple(entries), playlists=catalogue.playlists, bulletins=visible, chimes=catalogue.chimes)
+    except PlaylistError as exc:
+        raise InvalidInput(str(exc), field="entries") from exc
+    playlist = Playlist(
+        name=name.strip()[:200],
+        commune_id=commune_id,
+        created_by=user.id or 0,
+        entries_json=json.dumps([e.model_dump(mode="json", exclude_none=True) for e in entries]),
+    )
+    session.add(playlist)
+    session.flush()
+    audit_log.record(
+        session, actor=user, action="playlist.create", object_type="playlist", object_id=playlist.id
+    )
+    session.commit()
+    session.refresh(playlist)
+    return playlist
+
+
+def playlist_duration_ms(session: Session, playlist: Playlist) -> int | None:
+    """Total playing time, or None while something in it cannot be played (e.g. not approved)."""
+    catalogue = Catalogue.load(session, "http://probe")
+    try:
+        return total_duration_ms(catalogue.segments(bulletin_id=None, playlist_id=playlist.id))
+    except PlaylistError:
+        return None
+
+
+def list_playlists(session: Session, *, user: User) -> Sequence[Playlist]:
+    require(user, "bulletin.view")
+    query = select(Playlist).order_by(col(Playlist.id).desc())
+    allowed = commune_ids(session, user)
+    if allowed is not None:
+        query = query.where(col(Playlist.commune_id).in_(allowed) | col(Playlist.commune_id).is_(None))
+    return session.exec(query).all()
+
+
+def create_group(
+    session: Session, *, user: User, name: str, commune_id: int | None, device_ids: Sequence[str]
+) -> DeviceGroup:
+    """A saved set of boxes; every box must be in the user's communes."""
+    require(user, "schedule.write")
+    _scope(session, user, commune_id)
+    if not name.strip() or not device_ids:
+        raise InvalidInput("Nhóm cần có tên và ít nhất một cụm loa.", field="device_ids")
+    for device_id in set(device_ids):
+        device = session.get(Device, device_id)
+        zone = session.get(Zone, device.zone_id) if device else None
+        if zone is None or not can_touch_zone(session, user, zone):
+            raise InvalidInput(
+                f"Không tìm thấy cụm loa {device_id} trong phạm vi bạn phụ trách.", field="device_ids"
+            )
+    group = DeviceGroup(name=name.strip()[:200], commune_id=commune_id)
+    session.add(group)
+    session.flush()
+    for device_id in sorted(set(device_ids)):
+        session.add(DeviceGroupMember(group_id=group.id or 0, device_id=device_id))
+    audit_log.record(
+        session,
+        actor=user,
+        action="group.create",
+        object_type="group",
+        object_id=group.id,
+        devices=sorted(set(device_ids)),
+    )
+    session.commit()
+    session.refresh(group)
+    return group
+
+
+def set_policy(session: Session, *, user: User, zone_id: int, policy: ZonePolicy | None) -> Zone:
+    """Set (or clear) a zone's policy: admins anywhere, approvers in their communes."""
+    zone = session.get(Zone, zone_id)
+    if zone is None:
+        raise InvalidInput("Không tìm thấy khu vực.", field="zone_id")
+    if (
+        user.role not in ("admin", "approver")
+        or not can_touch_zone(session, user, zone)
+        or (zone.kind == "province" and user.role != "admin")
+    ):
+        raise Forbidden("Bạn không có quyền đặt quy định phát cho khu vực này.")
+    zone.policy_json = policy.model_dump_json() if policy is not None else None
+    session.add(zone)
+    audit_log.record(
+        session,
+        actor=user,
+        action="zone.policy",
+        object_type="zone",
+        object_id=zone.id,
+        policy=json.loads(zone.policy_json) if zone.policy_json else None,
+    )
+    session.commit()
+    session.refresh(zone)
+    return zone
