@@ -46,16 +46,22 @@ class World:
         return {"Authorization": f"Bearer {response.json()['token']}"}
 
 
-def make_world(tmp_path: Path) -> Iterator[World]:
-    settings = Settings(data_dir=tmp_path / "controller", environment="development")
+def make_world(tmp_path: Path, *, mqtt_port: int | None = None) -> Iterator[World]:
+    """A controller with demo-like data; with ``mqtt_port`` it publishes to that real broker too."""
+    settings = Settings(
+        data_dir=tmp_path / "controller", environment="development", mqtt_port=mqtt_port or 1883
+    )
     migrate(settings.resolved_database_url)
-    app = create_app(settings, connect_mqtt=False, run_jobs=False)
+    app = create_app(settings, connect_mqtt=mqtt_port is not None, run_jobs=False)
     services: Services = app.state.services
     services.renderer.engine = FakeTtsEngine()
     published: list[tuple[str, bytes, bool]] = []
+    gateway = services.gateway
 
     def record(topic: str, payload: bytes, retain: bool) -> None:
         published.append((topic, payload, retain))
+        if gateway is not None:
+            gateway.publish(topic, payload, retain)
 
     services.publisher.publish = record
     services.emergencies.publish = record
