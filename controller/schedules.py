@@ -129,22 +129,33 @@ def rule_of(schedule: Schedule) -> Rule:
 
 
 def occurrences_of(
-    schedules: Sequence[Schedule], *, index: ZoneIndex, catalogue: Catalogue, since: datetime, until: datetime
+    schedules: Sequence[Schedule],
+    *,
+    index: ZoneIndex,
+    catalogue: Catalogue,
+    since: datetime,
+    until: datetime,
+    only_devices: set[str] | None = None,
 ) -> list[Occurrence]:
-    """Every airing of the given schedules in [since, until), resolved to boxes as of now."""
+    """Every airing of the given schedules in [since, until), resolved to boxes as of now.
+
+    With ``only_devices``, schedules that reach none of those boxes are not expanded at all.
+    """
     result = []
     for schedule in schedules:
-        try:
-            segments = catalogue.segments(bulletin_id=schedule.bulletin_id, playlist_id=schedule.playlist_id)
-        except PlaylistError:
-            continue  # e.g. a bulletin of the playlist is no longer approved: nothing of it airs
         devices = index.resolve(
             schedule.target_kind,
             zone_id=schedule.target_zone_id,
             device_id=schedule.target_device_id,
             group_id=schedule.target_group_id,
         )
-        if not devices or not segments:
+        if not devices or (only_devices is not None and only_devices.isdisjoint(devices)):
+            continue
+        try:
+            segments = catalogue.segments(bulletin_id=schedule.bulletin_id, playlist_id=schedule.playlist_id)
+        except PlaylistError:
+            continue  # e.g. a bulletin of the playlist is no longer approved: nothing of it airs
+        if not segments:
             continue
         length = timedelta(milliseconds=sum(s.duration_ms for s in segments))
         for at in rule_occurrences(rule_of(schedule), since - length, until):

@@ -45,7 +45,9 @@ class Settings(BaseSettings):
         default=168, ge=1, description="How far ahead each box's timeline reaches (and stays valid)"
     )
     compile_interval_seconds: int = Field(
-        default=60, ge=1, description="How often timelines are recompiled and refreshed"
+        default=300,
+        ge=1,
+        description="How often every timeline is recompiled and refreshed (changes also trigger it)",
     )
     tts_engine: str = Field(default="espeak-ng", description="Text-to-speech engine for bulletins")
     tts_accent: Literal["north", "central", "south"] = Field(
@@ -60,6 +62,15 @@ class Settings(BaseSettings):
     emergency_command_ttl_seconds: int = Field(
         default=300, ge=10, description="A box that receives an emergency command later than this ignores it"
     )
+    audio_codec: Literal["opus", "mp3"] = Field(
+        default="opus",
+        description="Codec of the files boxes play (Opus speech-tuned, or MP3 for old players)",
+    )
+    target_lufs: float = Field(
+        default=-16.0, ge=-40, le=-5, description="Loudness every bulletin is brought to"
+    )
+    chimes: bool = Field(default=True, description="Play the opening and closing chimes around bulletins")
+    max_upload_mb: int = Field(default=64, ge=1, le=1024, description="Largest recording a user may upload")
     secure_cookies: bool = Field(
         default=False, description="Mark cookies Secure and use the __Host- prefix (when served over TLS)"
     )

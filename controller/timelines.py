@@ -67,6 +67,7 @@ class TimelinePublisher:
                 catalogue=catalogue,
                 since=now,
                 until=until,
+                only_devices=None if device_ids is None else set(wanted),
             )
             compiled = compile_timelines(
                 found,

@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import cached_property
 
 from playlists.playlist import Segment, total_duration_ms
 from playlists.policy import Session, ZonePolicy, check, quiet_violation
@@ -30,15 +31,16 @@ class Occurrence:
     device_ids: tuple[str, ...]
     volume: int = 100
 
-    @property
+    # Cached: the clash check asks for these millions of times in a province-size compile.
+    @cached_property
     def duration_ms(self) -> int:
         return total_duration_ms(self.segments)
 
-    @property
+    @cached_property
     def end_ms(self) -> int:
         return self.start_ms + self.duration_ms
 
-    @property
+    @cached_property
     def start(self) -> datetime:
         return datetime.fromtimestamp(self.start_ms / 1000, UTC)
 
@@ -91,10 +93,19 @@ def compile_timelines(
             if device_id in wanted:
                 per_device[device_id].append(occurrence)
     result = Compiled(timelines={device_id: () for device_id in sorted(wanted)})
+    # Boxes with the same candidates and policy (typically a village) get the same line: compile it once.
+    groups: dict[tuple[tuple[int, ...], ZonePolicy | None], list[str]] = defaultdict(list)
     for device_id in sorted(per_device):
-        line, conflicts = _compile_box(device_id, per_device[device_id], policies.get(device_id))
-        result.timelines[device_id] = line
-        result.conflicts.extend(conflicts)
+        candidates = per_device[device_id]
+        groups[(tuple(id(o) for o in candidates), policies.get(device_id))].append(device_id)
+    for (_ids, policy), members in groups.items():
+        line, conflicts = _compile_box(members[0], per_device[members[0]], policy)
+        for device_id in members:
+            result.timelines[device_id] = line
+            result.conflicts.extend(
+                c if device_id == members[0] else replace(c, device_id=device_id) for c in conflicts
+            )
+    result.conflicts.sort(key=lambda c: (c.device_id, c.start_ms, c.schedule_id))
     return result
 
 
@@ -137,7 +148,7 @@ def _compile_box(
             )
     if policy is not None:
         sessions = [Session(o, o.start, o.duration_ms, o.priority) for o in placed]
-        for violation in check(policy, sessions):
+        for violation in check(policy, sessions, quiet_hours=False):  # quiet hours were applied above
             loser = violation.key
             assert isinstance(loser, Occurrence)
             placed.remove(loser)

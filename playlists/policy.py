@@ -90,18 +90,19 @@ def quiet_violation(policy: ZonePolicy, session: Session) -> str | None:
     return None
 
 
-def check(policy: ZonePolicy, sessions: Iterable[Session]) -> list[Violation]:
+def check(policy: ZonePolicy, sessions: Iterable[Session], *, quiet_hours: bool = True) -> list[Violation]:
     """Violations of a box's sessions, counting caps in start order (so the later sessions break them).
 
     Emergency sessions are never reported: they override policies (the caller logs the override).
+    Sessions starting at the same instant keep the caller's order.
     """
     tz = ZoneInfo(policy.timezone)
     violations: list[Violation] = []
     per_day: dict[date, list[Session]] = defaultdict(list)
-    for session in sorted(sessions, key=lambda s: (s.start, str(s.key))):
+    for session in sorted(sessions, key=lambda s: s.start):
         if session.priority == "emergency":
             continue
-        window = quiet_violation(policy, session) if policy.quiet_hours else None
+        window = quiet_violation(policy, session) if quiet_hours and policy.quiet_hours else None
         if window is not None:
             local = session.start.astimezone(tz)
             violations.append(

@@ -108,7 +108,7 @@ def occurrences(rule: Rule, start: datetime, end: datetime) -> list[datetime]:
 def _days(rule: Rule, first: date, last: date) -> list[date]:
     """The wall dates the rule fires on between first and last (inclusive), anchored at start_date."""
     assert rule.start_date is not None
-    anchor = datetime.combine(rule.start_date, time())
+    anchor = datetime.combine(_aligned_start(rule, first), time())
     until = datetime.combine(last, time())
     if rule.kind == "daily":
         recurrence = rrule(DAILY, interval=rule.interval, dtstart=anchor, until=until)
@@ -138,6 +138,27 @@ def _days(rule: Rule, first: date, last: date) -> list[date]:
         )
     first_dt = datetime.combine(first, time())
     return [d.date() for d in recurrence.between(first_dt, until, inc=True)]
+
+
+def _aligned_start(rule: Rule, first: date) -> date:
+    """The latest date on or before ``first`` from which the rule repeats exactly as from its start date.
+
+    Recurrence walks from its start; starting it near the window keeps old rules as cheap as new ones.
+    """
+    assert rule.start_date is not None
+    start = rule.start_date
+    if first <= start:
+        return start
+    if rule.kind == "daily":
+        return start + timedelta(days=(first - start).days // rule.interval * rule.interval)
+    if rule.kind == "weekly":
+        weeks = (first - start).days // 7 // rule.interval * rule.interval
+        return start + timedelta(weeks=weeks)
+    months = ((first.year - start.year) * 12 + first.month - start.month) // rule.interval * rule.interval
+    if months == 0:
+        return start
+    year, month = divmod(start.month - 1 + months, 12)
+    return date(start.year + year, month + 1, 1)
 
 
 def describe_vi(rule: Rule) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from playlists.rules import NthWeekday, Rule, describe_vi, occurrences
@@ -172,3 +174,31 @@ def test_descriptions_are_vietnamese() -> None:
     assert describe_vi(rule) == "Thứ Ba cuối cùng của hằng tháng, lúc 06:30, từ 01/12/2026, trừ 1 ngày"
     weekly = Rule(kind="weekly", start_date=date(2026, 12, 1), times=(time(6),), weekdays=(0, 3), interval=2)
     assert describe_vi(weekly).startswith("Mỗi 2 tuần (Thứ Hai, Thứ Năm), lúc 06:00")
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    kind=st.sampled_from(["daily", "weekly", "monthly"]),
+    interval=st.integers(1, 5),
+    start=st.dates(min_value=date(2020, 1, 1), max_value=date(2026, 12, 31)),
+    weekdays=st.lists(st.integers(0, 6), min_size=1, max_size=3, unique=True),
+    month_day=st.sampled_from([1, 15, 29, 31, -1]),
+    offset_days=st.integers(0, 2000),
+)
+def test_a_window_far_from_the_start_sees_what_walking_from_the_start_sees(
+    kind: str, interval: int, start: date, weekdays: list[int], month_day: int, offset_days: int
+) -> None:
+    rule = Rule.model_validate(
+        {
+            "kind": kind,
+            "start_date": start,
+            "times": [time(6), time(17, 30)],
+            "interval": interval,
+            "weekdays": weekdays if kind == "weekly" else [],
+            "month_day": month_day if kind == "monthly" else None,
+        }
+    )
+    window_start = datetime.combine(start + timedelta(days=offset_days), time(), tzinfo=UTC)
+    window_end = window_start + timedelta(days=70)
+    from_start = occurrences(rule, datetime.combine(start, time(), tzinfo=UTC) - VN, window_end)
+    assert occurrences(rule, window_start, window_end) == [at for at in from_start if at >= window_start]
