@@ -1,39 +1,39 @@
-"""The only module that runs ffmpeg and ffprobe.
+"""The only module that speaks to ffmpeg and ffprobe: it builds their command lines, reads their output.
 
-Every call is time-limited and turns a failure into an ``AudioError`` carrying ffmpeg's own last
-line of complaint, with temporary paths reduced to file names.
+Every call is time-limited (``audio._run``) and turns a failure into an ``AudioError`` carrying
+ffmpeg's own last line of complaint, with temporary paths reduced to file names. Inputs are read
+with the ``file`` protocol only, so a crafted playlist cannot make ffmpeg fetch from the network.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import math
 import os
 import re
-import subprocess
-import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from audio._run import fsync_dir, run, run_piped, temporary_sibling, url
 from audio.errors import AudioError
-
-logger = logging.getLogger(__name__)
 
 FFMPEG = "ffmpeg"
 FFPROBE = "ffprobe"
-TIMEOUT_S = 300.0
-
-SAMPLE_RATE = 44100
-BITRATE = "64k"
-TRUE_PEAK_DBTP = -1.5
-LOUDNESS_RANGE_LU = 11.0
+SAMPLE_RATE = 48000
 
 _QUIET = ["-hide_banner", "-nostdin", "-nostats"]
-# ebur128 prints a summary at the end; these pull the figures out of it.
+# "level" prefixes every line with its severity, so decoding errors can be told from chatter.
+_LOGGED = [*_QUIET, "-loglevel", "level+info"]
 _SUMMARY_I = re.compile(r"Integrated loudness:\s*I:\s*(-?\d+(?:\.\d+)?) LUFS")
 _SUMMARY_PEAK = re.compile(r"True peak:\s*Peak:\s*(-?(?:\d+(?:\.\d+)?|inf)) dBFS")
+_SILENCE = re.compile(r"silence_(start|end): (-?\d+(?:\.\d+)?)")
+_SAMPLES = re.compile(r"n_samples: (\d+)")
+_MAX_VOLUME = re.compile(r"max_volume: (-?(?:\d+(?:\.\d+)?|inf)) dB")
+_ERROR_LINE = re.compile(r"\[(?:error|fatal|panic)\] (.*)")
+MUXERS = {"opus": "ogg", "mp3": "mp3"}
+_LOUDNORM_KEYS = ("input_i", "input_tp", "input_lra", "input_thresh", "target_offset")
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,16 @@ class AudioProbe:
 
 
 @dataclass(frozen=True)
+class MediaInfo:
+    """What ffprobe sniffs from a file's content, whatever its name says."""
+
+    format_name: str
+    stream_types: tuple[str, ...]
+    audio_codec: str | None
+    duration_s: float | None
+
+
+@dataclass(frozen=True)
 class Loudness:
     """EBU R128 figures of a whole file."""
 
@@ -55,26 +65,191 @@ class Loudness:
     true_peak_dbtp: float
 
 
-def encode_broadcast(src: Path, dst: Path, *, target_lufs: float = -16.0) -> None:
-    """Encode the first audio stream of ``src`` as the broadcast MP3 at ``dst`` (mono, 44.1 kHz, 64k)."""
-    if not (math.isfinite(target_lufs) and -70.0 <= target_lufs <= -5.0):
-        raise ValueError(f"target loudness {target_lufs} LUFS is outside -70…-5")
-    filters = ",".join(
+@dataclass(frozen=True)
+class Analysis:
+    """One decoding pass over a recording: how long it really plays, where its sound is, how loud."""
+
+    duration_s: float
+    sound_start_s: float
+    sound_end_s: float
+    integrated_lufs: float
+    peak_dbfs: float
+    errors: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LoudnormStats:
+    """What the first pass of ffmpeg's loudnorm measured (its ``print_format=json`` output)."""
+
+    input_i: float
+    input_tp: float
+    input_lra: float
+    input_thresh: float
+    target_offset: float
+
+
+def probe(path: Path) -> AudioProbe:
+    """Describe the container of ``path`` and its first audio stream; AudioError if there is none."""
+    info, audio = _describe(path)
+    if audio is None:
+        raise AudioError(f"{path.name} has no audio in it")
+    if info.duration_s is None:
+        raise AudioError(f"cannot tell how long {path.name} plays")
+    return AudioProbe(
+        format_name=info.format_name,
+        codec=str(audio.get("codec_name", "")),
+        channels=int(audio.get("channels") or 0),
+        sample_rate=int(audio.get("sample_rate") or 0),
+        duration_ms=round(info.duration_s * 1000),
+    )
+
+
+def sniff(path: Path) -> MediaInfo:
+    """Ask ffprobe what ``path`` holds, judging by its bytes; AudioError if it cannot read it."""
+    return _describe(path)[0]
+
+
+def _describe(path: Path) -> tuple[MediaInfo, dict[str, Any] | None]:
+    info = _ffprobe(path, "-show_format", "-show_streams")
+    streams: list[dict[str, Any]] = info.get("streams") or []
+    fmt: dict[str, Any] = info.get("format") or {}
+    audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
+    duration = _seconds(fmt.get("duration"))
+    if duration is None and audio is not None:
+        duration = _seconds(audio.get("duration"))
+    media = MediaInfo(
+        format_name=str(fmt.get("format_name", "")),
+        stream_types=tuple(str(s.get("codec_type", "")) for s in streams),
+        audio_codec=str(audio.get("codec_name", "")) if audio is not None else None,
+        duration_s=duration,
+    )
+    return media, audio
+
+
+def probe_duration_ms(path: Path) -> int:
+    """How long ``path`` plays, in milliseconds."""
+    return probe(path).duration_ms
+
+
+def analyse(path: Path, *, silence_dbfs: float = -60.0, min_silence_s: float = 0.25) -> Analysis:
+    """Decode the first audio stream of ``path`` once (mono, 48 kHz) and report what a renderer needs.
+
+    Decoding errors do not stop the pass; they are returned in ``errors`` for the caller to judge.
+    """
+    chain = ",".join(
         [
-            # Downmix before measuring, so the loudness is that of what the speaker plays.
-            "aformat=channel_layouts=mono",
-            f"loudnorm=I={target_lufs:g}:TP={TRUE_PEAK_DBTP:g}:LRA={LOUDNESS_RANGE_LU:g}",
-            # loudnorm works (and outputs) at 192 kHz.
             f"aresample={SAMPLE_RATE}",
+            "aformat=sample_fmts=flt:channel_layouts=mono",
+            f"silencedetect=n={silence_dbfs:g}dB:d={min_silence_s:g}",
+            "ebur128=framelog=verbose",
+            "volumedetect",
         ]
     )
-    args = [
-        *["-i", _url(src), "-map", "0:a:0", "-vn", "-sn", "-dn", "-map_metadata", "-1"],
-        *["-af", filters, "-ac", "1", "-ar", str(SAMPLE_RATE), "-c:a", "libmp3lame", "-b:a", BITRATE],
-        # No encoder version strings in the file: the same input gives the same bytes.
-        *["-fflags", "+bitexact", "-flags:a", "+bitexact", "-f", "mp3"],
+    args = [FFMPEG, *_LOGGED, *_input(path), "-map", "0:a:0", "-af", chain, "-f", "null", "-"]
+    text = run(args, what=f"cannot decode {path.name}", paths=[path]).stderr.decode("utf-8", "replace")
+    samples, integrated = _SAMPLES.search(text), _SUMMARY_I.search(text[text.rfind("Summary:") :])
+    peak = _MAX_VOLUME.search(text)
+    if samples is None or integrated is None or peak is None:
+        raise AudioError(f"cannot decode {path.name}: ffmpeg printed no summary")
+    duration = int(samples.group(1)) / SAMPLE_RATE
+    start, end = 0.0, duration
+    events = [(kind, float(at)) for kind, at in _SILENCE.findall(text)]
+    if events and events[0] == ("start", 0.0) and len(events) > 1:
+        start = min(events[1][1], duration)
+    if events and events[-1][0] == "start":
+        end = events[-1][1]
+    elif len(events) >= 2 and events[-1][0] == "end" and events[-1][1] >= duration - 0.01:
+        end = events[-2][1]
+    if end <= start:  # all silence
+        start, end = 0.0, duration
+    return Analysis(
+        duration_s=duration,
+        sound_start_s=start,
+        sound_end_s=end,
+        integrated_lufs=float(integrated.group(1)),
+        peak_dbfs=float(peak.group(1)),
+        errors=tuple(dict.fromkeys(_ERROR_LINE.findall(text))),
+    )
+
+
+def loudnorm_first_pass(inputs: Sequence[Path], graph: str, *, what: str) -> LoudnormStats:
+    """Run ``graph`` (which ends in ``loudnorm=…:print_format=json`` labelled ``[out]``) and parse it."""
+    args = [FFMPEG, *_LOGGED, *_inputs(inputs), "-filter_complex", graph, "-map", "[out]", "-f", "null", "-"]
+    text = run(args, what=what, paths=list(inputs)).stderr.decode("utf-8", "replace")
+    start, end = text.rfind("{"), text.rfind("}")
+    try:
+        found: dict[str, Any] = json.loads(text[start : end + 1]) if 0 <= start < end else {}
+        values = {key: float(found[key]) for key in _LOUDNORM_KEYS}
+    except (ValueError, KeyError, TypeError):
+        raise AudioError(f"{what}: loudnorm printed no measurement") from None
+    return LoudnormStats(**values)
+
+
+def encode_and_measure(
+    inputs: Sequence[Path], graph: str, dst: Path, *, codec: str, bitrate_kbps: int, sample_rate: int
+) -> Loudness:
+    """Encode ``graph``'s ``[out]`` to ``dst`` (whole or absent) and measure what was encoded.
+
+    The encoded stream is decoded and measured by a second ffmpeg as it is being written, so the
+    figures are those of the file a box will play, at the cost of no extra wall time on two cores.
+    """
+    muxer = MUXERS[codec]
+    encoder = {
+        # VoIP mode tunes Opus for speech. (In "audio" mode below complexity 7 libopus skips its
+        # speech analysis and codes everything with CELT at twice the asked bitrate.) 60 ms frames
+        # cost fewer bits per second of sound; a box has no use for low latency.
+        "opus": ["libopus", "-application", "voip", "-frame_duration", "60", "-compression_level", "5"],
+        "mp3": ["libmp3lame"],
+    }[codec]
+    tmp = temporary_sibling(dst)
+    # The tee muxer writes the file (seekable: MP3 gets its Xing header) and a copy to the pipe.
+    output = ["-f", "tee", f"[f={muxer}:fflags=+bitexact]{_tee_escape(url(tmp))}|[f={muxer}]pipe\\:1"]
+    encode = [
+        *[FFMPEG, *_QUIET, "-loglevel", "error", "-y", *_inputs(inputs)],
+        *[
+            "-filter_complex",
+            graph,
+            "-map",
+            "[out]",
+            "-map_metadata",
+            "-1",
+            "-ac",
+            "1",
+            "-ar",
+            str(sample_rate),
+        ],
+        *["-c:a", *encoder, "-b:a", f"{bitrate_kbps}k", "-flags:a", "+bitexact", *output],
     ]
-    _write_with_ffmpeg(args, dst, what=f"cannot encode {src.name}", paths=[src])
+    measure = [FFMPEG, *_LOGGED, "-f", muxer, "-i", "pipe:0", "-af", "ebur128=peak=true:framelog=verbose"]
+    what = f"cannot encode {', '.join(p.name for p in inputs)}"
+    try:
+        measured = run_piped(encode, [*measure, "-f", "null", "-"], what=what, paths=[*inputs, tmp])
+        with tmp.open("rb+") as written:
+            os.fsync(written.fileno())
+        os.replace(tmp, dst)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(dst.parent)
+    return _parse_summary(measured.decode("utf-8", "replace"), what=f"{what}: cannot measure the result")
+
+
+def make_chime(dst: Path, *, notes_hz: Sequence[float], note_s: float = 0.32, ring_s: float = 1.2) -> None:
+    """Write a bell-like chime: each note starts ``note_s`` after the previous one and rings on."""
+    if not notes_hz:
+        raise ValueError("a chime needs at least one note")
+    length = note_s * (len(notes_hz) - 1) + ring_s
+    terms = []
+    for i, freq in enumerate(notes_hz):
+        at = i * note_s
+        # A struck bell: fast attack, exponential decay, a soft octave partial for brightness.
+        envelope = f"gte(t,{at:g})*(1-exp(-(t-{at:g})*200))*exp(-(t-{at:g})*4.0)"
+        tone = f"(sin(2*PI*{freq:g}*t)+0.25*sin(4*PI*{freq:g}*t))"
+        terms.append(f"{envelope}*{tone}")
+    expr = f"0.25*({'+'.join(terms)})"
+    source = f"aevalsrc=exprs='{expr}':s={SAMPLE_RATE}:d={length:g}"
+    args = ["-f", "lavfi", "-i", source, "-c:a", "pcm_s16le", "-fflags", "+bitexact", "-f", "wav"]
+    _write_with_ffmpeg(args, dst, what="cannot make a chime", paths=[])
 
 
 def make_tone(
@@ -84,7 +259,7 @@ def make_tone(
     dbfs: float,
     frequency: float = 997.0,
     channels: int = 1,
-    sample_rate: int = SAMPLE_RATE,
+    sample_rate: int = 44100,
 ) -> None:
     """Write a sine tone with peak level ``dbfs`` as a 16-bit WAV file (test tones, calibration)."""
     if seconds <= 0 or channels < 1 or dbfs > 0:
@@ -96,46 +271,12 @@ def make_tone(
     _write_with_ffmpeg(args, dst, what="cannot make a tone", paths=[])
 
 
-def probe(path: Path) -> AudioProbe:
-    """Describe the container of ``path`` and its first audio stream; AudioError if there is none."""
-    args = [FFPROBE, "-v", "error", "-of", "json", "-show_format", "-show_streams", "-select_streams", "a:0"]
-    done = _run([*args, _url(path)], what=f"cannot read {path.name} as audio", paths=[path])
-    try:
-        info: dict[str, Any] = json.loads(done.stdout)
-        streams: list[dict[str, Any]] = info.get("streams") or []
-        fmt: dict[str, Any] = info["format"]
-    except (ValueError, KeyError, TypeError):
-        raise AudioError(f"cannot read {path.name} as audio: ffprobe gave no description") from None
-    if not streams:
-        raise AudioError(f"{path.name} has no audio in it")
-    stream = streams[0]
-    duration = _seconds(fmt.get("duration")) or _seconds(stream.get("duration"))
-    if duration is None:
-        raise AudioError(f"cannot tell how long {path.name} plays")
-    return AudioProbe(
-        format_name=str(fmt.get("format_name", "")),
-        codec=str(stream.get("codec_name", "")),
-        channels=int(stream.get("channels") or 0),
-        sample_rate=int(stream.get("sample_rate") or 0),
-        duration_ms=round(duration * 1000),
-    )
-
-
-def probe_duration_ms(path: Path) -> int:
-    """How long ``path`` plays, in milliseconds."""
-    return probe(path).duration_ms
-
-
 def measure_loudness(path: Path) -> Loudness:
     """Measure the integrated loudness and true peak of ``path`` with ffmpeg's ebur128 filter."""
-    args = [FFMPEG, *_QUIET, "-i", _url(path), "-map", "0:a:0", "-af", "ebur128=peak=true", "-f", "null", "-"]
-    done = _run(args, what=f"cannot measure the loudness of {path.name}", paths=[path])
-    text = done.stderr.decode("utf-8", errors="replace")
-    summary = text[text.rfind("Summary:") :]
-    integrated, peak = _SUMMARY_I.search(summary), _SUMMARY_PEAK.search(summary)
-    if integrated is None or peak is None:
-        raise AudioError(f"cannot measure the loudness of {path.name}: ffmpeg printed no summary")
-    return Loudness(integrated_lufs=float(integrated.group(1)), true_peak_dbtp=float(peak.group(1)))
+    args = [FFMPEG, *_LOGGED, *_input(path), "-map", "0:a:0", "-af", "ebur128=peak=true:framelog=verbose"]
+    what = f"cannot measure the loudness of {path.name}"
+    done = run([*args, "-f", "null", "-"], what=what, paths=[path])
+    return _parse_summary(done.stderr.decode("utf-8", errors="replace"), what=what)
 
 
 def measure_lufs(path: Path) -> float:
@@ -143,56 +284,48 @@ def measure_lufs(path: Path) -> float:
     return measure_loudness(path).integrated_lufs
 
 
+def _parse_summary(text: str, *, what: str) -> Loudness:
+    summary = text[text.rfind("Summary:") :]
+    integrated, peak = _SUMMARY_I.search(summary), _SUMMARY_PEAK.search(summary)
+    if integrated is None or peak is None:
+        raise AudioError(f"{what}: ffmpeg printed no summary")
+    return Loudness(integrated_lufs=float(integrated.group(1)), true_peak_dbtp=float(peak.group(1)))
+
+
+def _ffprobe(path: Path, *show: str) -> dict[str, Any]:
+    args = [FFPROBE, "-v", "error", "-protocol_whitelist", "file", "-of", "json", *show, url(path)]
+    done = run(args, what=f"cannot read {path.name} as audio", paths=[path])
+    try:
+        info: dict[str, Any] = json.loads(done.stdout)
+    except ValueError:
+        raise AudioError(f"cannot read {path.name} as audio: ffprobe gave no description") from None
+    return info
+
+
 def _write_with_ffmpeg(args: list[str], dst: Path, *, what: str, paths: list[Path]) -> None:
     """Run ffmpeg into a temporary sibling of ``dst`` and rename it in place: whole or absent."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = temporary_sibling(dst)
     try:
-        _run([FFMPEG, *_QUIET, "-loglevel", "error", "-y", *args, _url(tmp)], what=what, paths=paths)
+        run([FFMPEG, *_QUIET, "-loglevel", "error", "-y", *args, url(tmp)], what=what, paths=paths)
         with tmp.open("rb+") as written:
             os.fsync(written.fileno())
         os.replace(tmp, dst)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    dir_fd = os.open(dst.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    fsync_dir(dst.parent)
 
 
-def _run(args: list[str], *, what: str, paths: list[Path]) -> subprocess.CompletedProcess[bytes]:
-    tool = args[0]
-    try:
-        done = subprocess.run(args, capture_output=True, timeout=TIMEOUT_S, check=False)
-    except FileNotFoundError:
-        raise AudioError(f"{what}: {tool} is not installed") from None
-    except subprocess.TimeoutExpired:
-        raise AudioError(f"{what}: {tool} took longer than {TIMEOUT_S:g} s") from None
-    if done.returncode != 0:
-        stderr = done.stderr.decode("utf-8", errors="replace")
-        logger.debug("%s exited with %d: %s", tool, done.returncode, stderr)
-        raise AudioError(f"{what}: {_complaint(stderr, paths) or f'{tool} exited with {done.returncode}'}")
-    return done
+def _input(path: Path) -> list[str]:
+    return ["-protocol_whitelist", "file", "-i", url(path)]
 
 
-def _complaint(stderr: str, paths: list[Path]) -> str:
-    """ffmpeg's last line, without the full paths of our (often temporary) files."""
-    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    if not lines:
-        return ""
-    line = lines[-1]
-    for path in paths:
-        line = line.removeprefix(f"{_url(path)}: ").replace(_url(path), path.name)
-    return line
+def _inputs(paths: Sequence[Path]) -> list[str]:
+    return [arg for path in paths for arg in _input(path)]
 
 
-def _url(path: Path) -> str:
-    # "file:" keeps ffmpeg from reading a name as an option ("-x") or another protocol ("http:…").
-    return f"file:{path.absolute()}"
+def _tee_escape(url: str) -> str:
+    return re.sub(r"([\\'|\[\]:])", r"\\\1", url)
 
 
 def _seconds(value: object) -> float | None:

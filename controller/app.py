@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from audio import MediaStore, get_engine
+from audio import MediaStore, ProcessingSettings, RenderCache, get_engine
 from controller import bulletins, devices, receipts, schedules
 from controller.asrun import OUTCOMES_VI
 from controller.db import make_engine
@@ -97,7 +97,17 @@ def build_services(settings: Settings, *, connect_mqtt: bool = True) -> Services
         signer=signer,
         topics=topics,
         store=store,
-        renderer=Renderer(engine=get_engine(settings.tts_engine), store=store),
+        renderer=Renderer(
+            engine=get_engine(settings.tts_engine),
+            store=store,
+            settings=ProcessingSettings(
+                codec=settings.audio_codec,
+                target_lufs=settings.target_lufs,
+                chimes=settings.chimes,
+                max_upload_bytes=settings.max_upload_mb * 1024 * 1024,
+            ),
+            cache=RenderCache.beside(store),
+        ),
         publisher=publisher,
         gateway=gateway,
         emergencies=EmergencyService(settings=settings, signer=signer, topics=topics, publish=publish),

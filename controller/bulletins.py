@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from pathlib import Path
 
 from sqlmodel import Session, col, select
 
 from controller import audit_log
 from controller.auth import can_touch_zone, commune_ids, require
 from controller.errors import Conflict, InvalidInput, NotFound
-from controller.models import Bulletin, User, Zone, utcnow
+from controller.models import Bulletin, Media, User, Zone, utcnow
 from controller.rendering import Renderer
 
 CATEGORIES = {
@@ -30,8 +31,11 @@ MAX_BODY_CHARS = 30_000
 
 
 def text_sha256(bulletin: Bulletin) -> str:
-    """The hash that freezes what was approved: title, body and accent."""
-    return hashlib.sha256(f"{bulletin.title}\n{bulletin.accent}\n{bulletin.body}".encode()).hexdigest()
+    """The hash that freezes what was approved: title, body, voice and any recording."""
+    frozen = (
+        f"{bulletin.title}\n{bulletin.accent}\n{bulletin.speed}\n{bulletin.recording_sha256}\n{bulletin.body}"
+    )
+    return hashlib.sha256(frozen.encode()).hexdigest()
 
 
 def create_bulletin(
@@ -44,6 +48,7 @@ def create_bulletin(
     category: str = "legal",
     source_ref: str | None = None,
     accent: str = "central",
+    speed: int = 150,
 ) -> Bulletin:
     require(user, "bulletin.write")
     title, body = title.strip(), body.strip()
@@ -59,6 +64,8 @@ def create_bulletin(
         raise InvalidInput("Loại bản tin không hợp lệ.", field="category")
     if accent not in ACCENT_NAMES_VI:
         raise InvalidInput("Giọng đọc không hợp lệ.", field="accent")
+    if not 80 <= speed <= 300:
+        raise InvalidInput("Tốc độ đọc từ 80 đến 300 từ mỗi phút.", field="speed")
     commune = session.get(Zone, commune_id)
     if commune is None or commune.kind != "commune" or not can_touch_zone(session, user, commune):
         raise InvalidInput("Bạn không phụ trách xã này.", field="commune_id")
@@ -69,6 +76,7 @@ def create_bulletin(
         category=category,
         source_ref=(source_ref or "").strip() or None,
         accent=accent,
+        speed=speed,
         author_id=user.id or 0,
     )
     session.add(bulletin)
@@ -124,9 +132,17 @@ def approve_bulletin(session: Session, *, user: User, bulletin: Bulletin, render
     require(user, "bulletin.decide")
     if bulletin.status != "submitted":
         raise Conflict("Chỉ duyệt được bản tin đang chờ duyệt.")
-    media = renderer.render_text(
-        session, text=f"{bulletin.title}.\n\n{bulletin.body}", accent=bulletin.accent
-    )
+    if bulletin.recording_sha256 is not None:
+        media = session.get(Media, bulletin.recording_sha256)
+        if media is None:
+            raise Conflict("Không tìm thấy tệp ghi âm của bản tin.")
+    else:
+        media = renderer.render_text(
+            session,
+            text=f"{bulletin.title}.\n\n{bulletin.body}",
+            accent=bulletin.accent,
+            speed=bulletin.speed,
+        )
     bulletin.status = "approved"
     bulletin.approver_id = user.id
     bulletin.decided_at = bulletin.updated_at = utcnow()
@@ -142,6 +158,31 @@ def approve_bulletin(session: Session, *, user: User, bulletin: Bulletin, render
         object_id=bulletin.id,
         text_sha256=bulletin.text_sha256,
         media_sha256=media.sha256,
+    )
+    session.commit()
+    session.refresh(bulletin)
+    return bulletin
+
+
+def attach_recording(
+    session: Session, *, user: User, bulletin: Bulletin, path: Path, renderer: Renderer
+) -> Bulletin:
+    """An uploaded recording airs instead of synthetic speech (e.g. a bulletin in Thái or Mông)."""
+    require(user, "bulletin.write")
+    if bulletin.status not in ("draft", "rejected"):
+        raise Conflict("Chỉ thêm ghi âm cho bản nháp hoặc bản tin bị từ chối.")
+    media = renderer.render_upload(session, path=path)
+    bulletin.recording_sha256 = media.sha256
+    bulletin.updated_at = utcnow()
+    session.add(bulletin)
+    audit_log.record(
+        session,
+        actor=user,
+        action="bulletin.recording",
+        object_type="bulletin",
+        object_id=bulletin.id,
+        media_sha256=media.sha256,
+        lufs=media.lufs,
     )
     session.commit()
     session.refresh(bulletin)

@@ -79,6 +79,9 @@ class Media(SQLModel, table=True):
     bytes: int
     duration_ms: int
     mime: str = Field(default="audio/mpeg", max_length=64)
+    codec: str | None = Field(default=None, max_length=16)
+    lufs: float | None = Field(default=None, description="Integrated loudness measured on the stored file")
+    true_peak_dbtp: float | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -92,6 +95,13 @@ class Bulletin(SQLModel, table=True):
     category: str = Field(default="legal", max_length=32)
     source_ref: str | None = Field(default=None, max_length=300)
     accent: str = Field(default="central", max_length=16)
+    speed: int = Field(default=150, description="Words per minute of the speech engine")
+    recording_sha256: str | None = Field(
+        default=None,
+        foreign_key="media.sha256",
+        max_length=64,
+        description="An uploaded recording (our transcode) that airs instead of synthetic speech",
+    )
     status: str = Field(default="draft", max_length=16, index=True)
     author_id: int = Field(foreign_key="user.id")
     approver_id: int | None = Field(default=None, foreign_key="user.id")
@@ -205,6 +215,19 @@ class Receipt(SQLModel, table=True):
     recorded_at: datetime
     received_at: datetime = Field(default_factory=utcnow)
     envelope: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class LexiconEntry(SQLModel, table=True):
+    """The province's abbreviations and pronunciations, on top of the built-in lexicon."""
+
+    __table_args__ = (UniqueConstraint("kind", "term", name="uq_lexicon_kind_term"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16, description="abbreviation or pronunciation")
+    term: str = Field(max_length=100)
+    spoken: str = Field(max_length=300)
+    updated_by: int = Field(foreign_key="user.id")
+    updated_at: datetime = Field(default_factory=utcnow)
 
 
 class AuditEvent(SQLModel, table=True):

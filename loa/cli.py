@@ -37,6 +37,18 @@ def _agent(args: argparse.Namespace) -> int:
     return agent_main(["--config", str(args.config), "--log-level", args.log_level])
 
 
+def _normalize(args: argparse.Namespace) -> int:
+    from audio.normalize import main as normalize_main
+
+    return normalize_main(args.args)
+
+
+def _render(args: argparse.Namespace) -> int:
+    from audio.cli import render_main
+
+    return render_main(args.args)
+
+
 def _demo(args: argparse.Namespace) -> int:
     from loa.demo import run_demo
 
@@ -58,6 +70,18 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument("--config", type=Path, required=True, help="agent.toml")
     agent.set_defaults(func=_agent)
 
+    normalize = sub.add_parser(
+        "normalize", add_help=False, help="Vietnamese text on stdin → its spoken form on stdout [--accent A]"
+    )
+    normalize.add_argument("args", nargs=argparse.REMAINDER)
+    normalize.set_defaults(func=_normalize)
+
+    render = sub.add_parser(
+        "render", add_help=False, help="INPUT (.txt or a recording) → broadcast-ready audio: --out OUTPUT …"
+    )
+    render.add_argument("args", nargs=argparse.REMAINDER)
+    render.set_defaults(func=_render)
+
     demo = sub.add_parser("demo", help="run a full local demo: broker, controller, boxes, demo data")
     demo.add_argument(
         "--data-dir", type=Path, default=Path(".loa-demo"), help="where the demo keeps its state"
@@ -70,7 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    head = argv[2:] if argv[:1] == ["--log-level"] else argv
+    if head[:1] in (["normalize"], ["render"]):
+        # These tools parse their own options; everything after the command name is theirs.
+        argv = [*argv[: len(argv) - len(head) + 1], "--", *head[1:]]
     args = build_parser().parse_args(argv)
+    if hasattr(args, "args"):
+        args.args = [a for a in args.args if a != "--"]
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )

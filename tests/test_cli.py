@@ -45,3 +45,33 @@ def test_agent_with_a_broken_config_exits_non_zero_with_a_clear_message(tmp_path
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert "controller_url" in result.stderr or "missing" in result.stderr
+
+
+def test_normalize_speaks_stdin_and_lists_unknown_abbreviations(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "loa", "normalize", "--accent", "south"],
+        input="UBND và XYZ họp ngày 5/6.",
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Ủy ban nhân dân" in result.stdout and not any(ch.isdigit() for ch in result.stdout)
+    assert "XYZ" in result.stderr
+
+
+def test_render_writes_a_file_and_one_json_line(tmp_path: Path) -> None:
+    import json
+
+    (tmp_path / "in.txt").write_text("Kính thưa bà con.")
+    result = _loa(
+        "render", str(tmp_path / "in.txt"), "--out", str(tmp_path / "out.ogg"), env={}, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    line = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (
+        line["codec"] == "opus"
+        and line["duration_ms"] > 500
+        and (tmp_path / "out.ogg").stat().st_size == line["bytes"]
+    )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Literal
 
 from fastapi import APIRouter, Request
@@ -11,12 +13,13 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from controller import asrun, bulletins, cap, devices, library, schedules
+from controller import asrun, bulletins, cap, devices, lexicon, library, schedules
 from controller.auth import authenticate, open_session
 from controller.deps import ApiUser, ServicesDep, SessionDep
 from controller.errors import InvalidInput, Unauthenticated
 from controller.models import Bulletin, Emergency, Schedule, User, utcnow
 from controller.services import Services
+from controller.uploads import save_upload
 from controller.zones import targetable_zones
 from playlists.playlist import PlaylistEntry
 from playlists.policy import ZonePolicy
@@ -43,6 +46,7 @@ class BulletinIn(BaseModel):
     category: str = "legal"
     source_ref: str | None = Field(default=None, max_length=300)
     accent: Literal["north", "central", "south"] = "central"
+    speed: int = Field(default=150, ge=80, le=300)
 
 
 class BulletinOut(BaseModel):
@@ -53,8 +57,10 @@ class BulletinOut(BaseModel):
     category: str
     status: str
     accent: str
+    speed: int
     text_sha256: str | None
     media_sha256: str | None
+    recording_sha256: str | None
     decision_comment: str | None
     created_at: datetime
     decided_at: datetime | None
@@ -413,3 +419,59 @@ def put_policy(
     zone = library.set_policy(session, user=user, zone_id=zone_id, policy=body)
     services.publisher.refresh()
     return {"zone_id": zone.id, "policy": json.loads(zone.policy_json) if zone.policy_json else None}
+
+
+class NormalizeIn(BaseModel):
+    text: str = Field(max_length=30_000)
+    accent: Literal["north", "central", "south"] = "central"
+
+
+@router.post("/normalize")
+def post_normalize(body: NormalizeIn, user: ApiUser, session: SessionDep) -> dict[str, object]:
+    """How a text will be read with the province's lexicon, and the abbreviations it does not know."""
+    result = lexicon.spoken_form(session, text=body.text, accent=body.accent)
+    return {"spoken": result.text, "unknown": list(result.unknown)}
+
+
+class LexiconIn(BaseModel):
+    kind: Literal["abbreviation", "pronunciation"]
+    term: str = Field(max_length=100)
+    spoken: str = Field(max_length=300)
+
+
+@router.get("/lexicon")
+def get_lexicon(user: ApiUser, session: SessionDep) -> list[dict[str, object]]:
+    return [
+        {"id": e.id, "kind": e.kind, "term": e.term, "spoken": e.spoken}
+        for e in lexicon.list_entries(session)
+    ]
+
+
+@router.put("/lexicon", status_code=200)
+def put_lexicon(body: LexiconIn, user: ApiUser, session: SessionDep) -> dict[str, object]:
+    entry = lexicon.save_entry(session, user=user, kind=body.kind, term=body.term, spoken=body.spoken)
+    return {"id": entry.id, "kind": entry.kind, "term": entry.term, "spoken": entry.spoken}
+
+
+@router.delete("/lexicon/{entry_id}", status_code=204)
+def delete_lexicon(entry_id: int, user: ApiUser, session: SessionDep) -> None:
+    lexicon.delete_entry(session, user=user, entry_id=entry_id)
+
+
+@router.post("/bulletins/{bulletin_id}/recording", response_model=BulletinOut)
+async def post_recording(
+    bulletin_id: int, request: Request, user: ApiUser, session: SessionDep, services: ServicesDep
+) -> BulletinOut:
+    """Upload a recording (any format ffmpeg reads) that airs instead of synthetic speech."""
+    bulletin = bulletins.get_bulletin(session, user=user, bulletin_id=bulletin_id)
+    limit = services.settings.max_upload_mb * 1024 * 1024
+    with tempfile.TemporaryDirectory(prefix="loa-upload-") as scratch:
+        path = Path(scratch) / "upload"
+        await save_upload(request, path, limit=limit)
+
+        def work() -> Bulletin:
+            return bulletins.attach_recording(
+                session, user=user, bulletin=bulletin, path=path, renderer=services.renderer
+            )
+
+        return _bulletin_out(await run_in_threadpool(work))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hmac
+import tempfile
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -12,13 +14,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import select
 from starlette.concurrency import run_in_threadpool
 
-from controller import asrun, bulletins, devices, schedules
+from controller import asrun, bulletins, devices, lexicon, schedules
 from controller.auth import ROLE_NAMES_VI, authenticate, close_session, open_session
 from controller.deps import PanelLogin, ServicesDep, SessionDep
 from controller.emergency import STATUS_VI as EMERGENCY_STATUS_VI
 from controller.errors import Forbidden, InvalidInput, LoaError
 from controller.forms import rule_from_form
 from controller.models import AuthSession, Bulletin, User, Zone, utcnow
+from controller.uploads import UploadTooLarge, save_upload
 from controller.zones import targetable_zones
 from playlists.rules import WEEKDAY_NAMES_VI
 
@@ -222,6 +225,9 @@ def _detail(
         schedule_form=form,
         schedules=own,
         report=report,
+        spoken=lexicon.spoken_form(
+            session, text=f"{bulletin.title}.\n\n{bulletin.body}", accent=bulletin.accent
+        ),
         weekday_names=WEEKDAY_NAMES_VI,
         describe=schedules.describe,
     )
@@ -255,6 +261,77 @@ async def bulletin_approve(
 
     await run_in_threadpool(work)
     return see_other(f"/bulletins/{bulletin_id}")
+
+
+@router.post("/bulletins/{bulletin_id}/recording", response_model=None)
+async def bulletin_recording(
+    bulletin_id: int, request: Request, login: PanelLogin, session: SessionDep, services: ServicesDep
+) -> Response:
+    limit = services.settings.max_upload_mb * 1024 * 1024
+    form = await request.form(max_part_size=limit + 1)
+    check_csrf(login[1], str(form.get("csrf_token", "")))
+    bulletin = bulletins.get_bulletin(session, user=login[0], bulletin_id=bulletin_id)
+    try:
+        with tempfile.TemporaryDirectory(prefix="loa-upload-") as scratch:
+            path = Path(scratch) / "upload"
+            await save_upload(request, path, limit=limit, field="recording")
+
+            def work() -> None:
+                bulletins.attach_recording(
+                    session, user=login[0], bulletin=bulletin, path=path, renderer=services.renderer
+                )
+
+            await run_in_threadpool(work)
+    except (InvalidInput, UploadTooLarge) as exc:
+        return _detail(request, login, session, bulletin, error=exc, status_code=exc.status_code)
+    return see_other(f"/bulletins/{bulletin_id}")
+
+
+@router.get("/lexicon", response_class=HTMLResponse)
+def lexicon_page(request: Request, login: PanelLogin, session: SessionDep) -> HTMLResponse:
+    return page(
+        request,
+        login,
+        "lexicon.html",
+        entries=lexicon.list_entries(session),
+        kinds=lexicon.KINDS,
+        error=None,
+        form={"kind": "abbreviation", "term": "", "spoken": ""},
+    )
+
+
+@router.post("/lexicon", response_model=None)
+def lexicon_save(
+    request: Request,
+    login: PanelLogin,
+    session: SessionDep,
+    csrf: CsrfField,
+    kind: Annotated[str, Form()] = "abbreviation",
+    term: Annotated[str, Form()] = "",
+    spoken: Annotated[str, Form()] = "",
+) -> Response:
+    check_csrf(login[1], csrf)
+    try:
+        lexicon.save_entry(session, user=login[0], kind=kind, term=term, spoken=spoken)
+    except InvalidInput as exc:
+        return page(
+            request,
+            login,
+            "lexicon.html",
+            entries=lexicon.list_entries(session),
+            kinds=lexicon.KINDS,
+            error=exc,
+            form={"kind": kind, "term": term, "spoken": spoken},
+            status_code=422,
+        )
+    return see_other("/lexicon")
+
+
+@router.post("/lexicon/{entry_id}/delete", response_model=None)
+def lexicon_delete(entry_id: int, login: PanelLogin, session: SessionDep, csrf: CsrfField) -> Response:
+    check_csrf(login[1], csrf)
+    lexicon.delete_entry(session, user=login[0], entry_id=entry_id)
+    return see_other("/lexicon")
 
 
 @router.post("/bulletins/{bulletin_id}/reject", response_model=None)

@@ -3,10 +3,12 @@ from __future__ import annotations
 import io
 import wave
 from array import array
+from pathlib import Path
 
 import pytest
 
-from audio import ACCENTS, EspeakNgEngine, TtsEngine, TtsError, get_engine
+from audio import ACCENTS, EspeakNgEngine, TtsChunkError, TtsError
+from audio.tts import split_into_chunks
 
 pytestmark = pytest.mark.integration
 
@@ -70,9 +72,35 @@ def test_a_missing_espeak_binary_is_reported_as_not_installed() -> None:
         engine.synthesize(SENTENCE)
 
 
-def test_registry_builds_espeak_and_names_the_known_engines() -> None:
-    engine: TtsEngine = get_engine("espeak-ng")
+def test_a_long_text_is_spoken_in_chunks_as_one_wav(espeak: EspeakNgEngine) -> None:
+    text = " ".join(f"Câu số {n}: {SENTENCE}" for n in range(1, 13))
 
-    assert engine.name == "espeak-ng"
-    with pytest.raises(TtsError, match="known engines: espeak-ng"):
-        get_engine("piper")
+    whole, _, _ = _read_wav(espeak.synthesize(text))
+    one, _, _ = _read_wav(espeak.synthesize(SENTENCE))
+
+    assert len(split_into_chunks(text)) > 2
+    assert whole > 10 * one
+
+
+def test_a_failing_chunk_is_reported_by_its_position(tmp_path: Path) -> None:
+    # A real espeak-ng behind a wrapper that refuses one sentence, as a crash on odd input would.
+    wrapper = tmp_path / "espeak-ng"
+    wrapper.write_text(
+        '#!/bin/sh\ntext=$(cat)\ncase "$text" in *HỎNG*) echo "synthesis crashed" >&2; exit 3;; esac\n'
+        'printf "%s" "$text" | exec espeak-ng "$@"\n',
+        encoding="utf-8",
+    )
+    wrapper.chmod(0o755)
+    sentences = [f"Đây là câu số {n} của bản tin, đọc cho bà con cùng nghe rõ." for n in range(1, 21)]
+    sentences[13] = "Câu HỎNG này làm hỏng bộ đọc."
+    engine = EspeakNgEngine(executable=str(wrapper), workers=2)
+
+    with pytest.raises(TtsChunkError) as caught:
+        engine.synthesize(" ".join(sentences))
+
+    chunk = next(c for c in split_into_chunks(" ".join(sentences)) if "HỎNG" in c.text)
+    assert caught.value.chunk == split_into_chunks(" ".join(sentences)).index(chunk) + 1
+    assert chunk.first_sentence <= 14 <= chunk.last_sentence
+    assert caught.value.chunks > 1
+    assert f"sentences {chunk.first_sentence}–{chunk.last_sentence}" in str(caught.value)
+    assert "synthesis crashed" in str(caught.value)

@@ -14,8 +14,8 @@ def test_runs_of_whitespace_collapse_to_one_space() -> None:
 
 
 def test_each_line_becomes_a_sentence() -> None:
-    text = "THÔNG BÁO\nLịch tiêm phòng vắc xin\n\nTại trạm y tế xã"
-    assert prepare_for_speech(text) == "THÔNG BÁO. Lịch tiêm phòng vắc xin. Tại trạm y tế xã."
+    text = "Thông báo\nLịch tiêm phòng vắc xin\n\nTại trạm y tế xã"
+    assert prepare_for_speech(text) == "Thông báo. Lịch tiêm phòng vắc xin. Tại trạm y tế xã."
 
 
 def test_lines_that_end_with_punctuation_keep_it() -> None:
@@ -27,7 +27,7 @@ def test_lines_that_end_with_punctuation_keep_it() -> None:
     ("text", "expected"),
     [
         ('Ông nói "xong."', 'Ông nói "xong."'),
-        ("theo Điều 5 (sửa đổi)", "theo Điều 5 (sửa đổi)."),
+        ("theo Điều khoản (sửa đổi)", "theo Điều khoản (sửa đổi)."),
     ],
 )
 def test_punctuation_inside_closing_quotes_and_brackets_counts(text: str, expected: str) -> None:
