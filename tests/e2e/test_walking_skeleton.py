@@ -127,7 +127,7 @@ def test_bulletin_goes_from_panel_to_boxes_and_back(demo: Demo) -> None:
 
     # The approver can listen to exactly the approved audio.
     audio = httpx.get(f"{demo.url}/media/{sha}", headers=approver)
-    assert audio.status_code == 200 and audio.headers["content-type"] == "audio/mpeg"
+    assert audio.status_code == 200 and audio.headers["content-type"] == "audio/ogg"  # Opus
     assert hashlib.sha256(audio.content).hexdigest() == sha
 
     scheduled = httpx.post(
