@@ -162,11 +162,14 @@ def create_app(settings: Settings, *, connect_mqtt: bool = True, run_jobs: bool 
     app.state.services = services
     app.state.templates = make_templates(settings)
 
-    from controller.routes import api, media, panel
+    from controller.routes import api, api_emergencies, api_library, media, panel, panel_admin
 
     app.include_router(api.router)
+    app.include_router(api_emergencies.router)
+    app.include_router(api_library.router)
     app.include_router(media.router)
     app.include_router(panel.router)
+    app.include_router(panel_admin.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.exception_handler(LoginRequired)
