@@ -4,4 +4,8 @@ Installs light on a Raspberry Pi: paho-mqtt, cryptography, pydantic and the stan
 The process is wired in one place, :func:`edge_agent.main.run`.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
+
+# A wall clock earlier than this cannot be right (a Pi without a real-time clock boots in 1970).
+# Raise it at each release.
+BUILD_EPOCH_MS = 1_764_547_200_000  # 2025-12-01T00:00:00Z

@@ -14,6 +14,7 @@ from playlists.signing import WireError, public_key_from_b64
 
 SINKS = ("file", "alsa")
 _DEVICE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_ZONE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")  # safe inside an MQTT topic level
 
 
 class ConfigError(ValueError):
@@ -28,12 +29,21 @@ class AgentConfig:
     controller_url: base URL of the controller; relative media URLs are resolved against it.
     media_token: bearer token the box sends when it fetches media.
     controller_public_key: base64 raw Ed25519 public key pinned for timelines, commands and acks.
-    mqtt_host, mqtt_port, mqtt_username, mqtt_password, mqtt_tls: how to reach the broker.
+    mqtt_host, mqtt_port, mqtt_username, mqtt_password: how to reach the broker.
+    mqtt_tls: connect with TLS; mqtt_ca_file: CA certificate(s) to verify the broker with (PEM;
+        default: the system's trust store).
+    reconnect_jitter_s: after losing the broker, wait a random 0…N seconds before the first attempt,
+        so that a province of boxes does not reconnect at the same instant (0 turns it off).
     topic_root: root of the MQTT topic contract.
+    zones: codes of the zones this box belongs to; it obeys commands published to each zone.
     data_dir: folder for the device key, state, media cache and outbox (relative to the config file).
-    sink: "file" (writes what it would play into sink_dir; demo and tests) or "alsa" (ffmpeg).
+    media_quota_mb: disk the media cache may use; media no longer in the timeline is evicted first.
+    sink: "file" (writes the PCM it would play into sink_dir; demo and tests) or "alsa" (ffmpeg).
     sink_dir: folder of the file sink; default data_dir/sink.
-    volume: the box's volume in percent; each item's volume is a percent of it.
+    alsa_device: ALSA output device of the alsa sink.
+    alsa_mixer_control: mixer control that carries the box volume when ``amixer`` is installed.
+    volume: the box's volume in percent until a set_volume command changes it.
+    ntp_server: host asked (SNTP) for the clock offset when chrony is not installed; none: no offset.
     """
 
     device_id: str
@@ -45,11 +55,18 @@ class AgentConfig:
     mqtt_username: str | None = None
     mqtt_password: str | None = None
     mqtt_tls: bool = False
+    mqtt_ca_file: Path | None = None
+    reconnect_jitter_s: int = 10
     topic_root: str = "loa/v1"
+    zones: tuple[str, ...] = ()
     data_dir: Path
+    media_quota_mb: int = 2048
     sink: str = "file"
     sink_dir: Path | None = None
+    alsa_device: str = "default"
+    alsa_mixer_control: str = "Master"
     volume: int = 100
+    ntp_server: str | None = None
 
     @property
     def file_sink_dir(self) -> Path:
@@ -68,12 +85,20 @@ _TYPES: dict[str, type] = {
     "mqtt_username": str,
     "mqtt_password": str,
     "mqtt_tls": bool,
+    "mqtt_ca_file": Path,
+    "reconnect_jitter_s": int,
     "topic_root": str,
+    "zones": tuple,
     "data_dir": Path,
+    "media_quota_mb": int,
     "sink": str,
     "sink_dir": Path,
+    "alsa_device": str,
+    "alsa_mixer_control": str,
     "volume": int,
+    "ntp_server": str,
 }
+_PATHS = ("data_dir", "sink_dir", "mqtt_ca_file")
 
 
 def load_config(path: Path) -> AgentConfig:
@@ -94,7 +119,7 @@ def load_config(path: Path) -> AgentConfig:
                 raise ConfigError(f"{path}: missing key {name!r}")
             continue
         values[name] = _coerce(path, name, raw[name], expected)
-    for name in ("data_dir", "sink_dir"):
+    for name in _PATHS:
         folder = values.get(name)
         if isinstance(folder, Path) and not folder.is_absolute():
             values[name] = (path.parent / folder).resolve()
@@ -108,6 +133,10 @@ def _coerce(path: Path, name: str, value: Any, expected: type) -> Any:
         if not isinstance(value, str) or not value:
             raise ConfigError(f"{path}: key {name!r} must be a non-empty path string")
         return Path(value).expanduser()
+    if expected is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{path}: key {name!r} must be a list of strings")
+        return tuple(value)
     if expected is int and (isinstance(value, bool) or not isinstance(value, int)):
         raise ConfigError(f"{path}: key {name!r} must be an integer")
     if expected is bool and not isinstance(value, bool):
@@ -132,6 +161,15 @@ def _check(path: Path, config: AgentConfig) -> None:
         raise ConfigError(f"{path}: key 'sink' must be one of {', '.join(SINKS)}")
     if not 0 <= config.volume <= 100:
         raise ConfigError(f"{path}: key 'volume' must be between 0 and 100")
+    if not 0 <= config.reconnect_jitter_s <= 3600:
+        raise ConfigError(f"{path}: key 'reconnect_jitter_s' must be between 0 and 3600")
+    if config.media_quota_mb < 1:
+        raise ConfigError(f"{path}: key 'media_quota_mb' must be at least 1")
+    for zone in config.zones:
+        if not _ZONE.match(zone):
+            raise ConfigError(f"{path}: key 'zones': {zone!r} is not a zone code (letters, digits, - and _)")
+    if config.mqtt_ca_file is not None and not config.mqtt_tls:
+        raise ConfigError(f"{path}: key 'mqtt_ca_file' needs mqtt_tls = true")
 
 
 def write_config(path: Path, config: AgentConfig) -> None:
@@ -151,6 +189,8 @@ def _toml_value(value: object) -> str:
         return str(value)
     if isinstance(value, str | Path):
         return _toml_string(str(value))
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
     raise TypeError(f"cannot write {type(value).__name__} to TOML")
 
 

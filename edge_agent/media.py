@@ -1,32 +1,28 @@
-"""The content-addressed media cache: fetched over HTTP, verified, whole or absent (invariant 5).
+"""The content-addressed media cache: verified, whole or absent (invariant 5), within a disk quota.
 
 ``media/<sha256>`` exists only once its bytes hashed to its name; a download in progress lives in
-``media/<sha256>.part`` and is resumed with a Range request after a cut.
+``media/<sha256>.part`` (see edge_agent/fetch.py). When a new file would not fit under the quota,
+media no longer referenced by the timeline (or a running command) is evicted, least recently played
+first; referenced media is never evicted, so what does not fit is reported missing instead.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import http.client
 import logging
 import os
+import re
 import threading
-import urllib.error
-import urllib.parse
-import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Collection
+from dataclasses import dataclass
 from pathlib import Path
 
-from edge_agent import __version__
-from edge_agent.clock import Clock
-from playlists.files import fsync_dir
 from playlists.wire import MediaRef
 
 log = logging.getLogger(__name__)
 
-CHUNK = 64 * 1024
-HTTP_TIMEOUT_S = 30.0
-RETRY_MISSING_S = 30.0
+_NAME = re.compile(r"^([0-9a-f]{64})(\.part)?$")
 
 
 class MediaUnavailable(Exception):
@@ -37,14 +33,6 @@ class MediaUnavailable(Exception):
         self.reason = reason
 
 
-class FetchError(Exception):
-    """A download that did not produce a verified file; ``code`` says why."""
-
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(f"{code}: {detail}")
-        self.code = code
-
-
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -53,11 +41,21 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-class MediaCache:
-    """Verified media files named by their sha256."""
+@dataclass(frozen=True)
+class CachedFile:
+    sha256: str
+    path: Path
+    size: int
+    used_at: float  # mtime: set when stored and every time the file is played
 
-    def __init__(self, folder: Path) -> None:
+
+class MediaCache:
+    """Verified media files named by their sha256, within ``quota_bytes``."""
+
+    def __init__(self, folder: Path, *, quota_bytes: int | None = None) -> None:
         self.folder = folder
+        self.quota_bytes = quota_bytes
+        self._lock = threading.Lock()
         folder.mkdir(parents=True, exist_ok=True)
 
     def path(self, sha256: str) -> Path:
@@ -86,200 +84,43 @@ class MediaCache:
             log.error("cached media %s hashes to %s; deleted", ref.sha256, actual)
             path.unlink(missing_ok=True)
             raise MediaUnavailable("hash_mismatch", f"{ref.sha256} hashes to {actual}")
+        with contextlib.suppress(OSError):
+            os.utime(path)  # least recently *played* is evicted first
         return path
 
-
-class MediaFetcher:
-    """Downloads media into the cache with the box's bearer token, resuming partial downloads."""
-
-    def __init__(
-        self,
-        cache: MediaCache,
-        *,
-        base_url: str,
-        token: str,
-        timeout_s: float = HTTP_TIMEOUT_S,
-        opener: urllib.request.OpenerDirector | None = None,
-    ) -> None:
-        self.cache = cache
-        self._base_url = base_url.rstrip("/") + "/"
-        self._token = token
-        self._timeout_s = timeout_s
-        self._opener = opener or urllib.request.build_opener()
-
-    def fetch(self, ref: MediaRef, cancel: threading.Event | None = None) -> Path:
-        """Make sure ``ref`` is in the cache (verified); raises FetchError otherwise."""
-        final = self.cache.path(ref.sha256)
-        if self.cache.has(ref):
-            return final
-        part = self.cache.part_path(ref.sha256)
-        offset = part.stat().st_size if part.exists() else 0
-        if offset > ref.bytes:
-            part.unlink()
-            offset = 0
-        if offset < ref.bytes or ref.bytes == 0:
-            self._download(ref, part, offset, cancel)
-        return self._store(ref, part, final)
-
-    def _url(self, ref: MediaRef) -> str:
-        url = urllib.parse.urljoin(self._base_url, ref.url)
-        if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
-            raise FetchError("bad_url", f"refusing to fetch {url!r}")
-        return url
-
-    def _download(self, ref: MediaRef, part: Path, offset: int, cancel: threading.Event | None) -> None:
-        url = self._url(ref)
-        headers = {"Authorization": f"Bearer {self._token}", "User-Agent": f"loa-edge-agent/{__version__}"}
-        if offset:
-            headers["Range"] = f"bytes={offset}-"
-        request = urllib.request.Request(url, headers=headers)
-        try:
-            response = self._opener.open(request, timeout=self._timeout_s)
-        except urllib.error.HTTPError as exc:
-            exc.close()
-            if exc.code == 416 and offset:
-                log.warning("server refused to resume %s; starting over", ref.sha256)
-                part.unlink(missing_ok=True)
-                self._download(ref, part, 0, cancel)
-                return
-            code = "unauthorized" if exc.code in (401, 403) else "http_error"
-            raise FetchError(code, f"GET {url} answered {exc.code}") from None
-        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-            raise FetchError("network", f"GET {url}: {exc}") from None
-        with response:
-            status = response.status
-            if status == 206 and offset:
-                content_range = response.headers.get("Content-Range", "")
-                if not content_range.startswith(f"bytes {offset}-"):
-                    raise FetchError("http_error", f"unexpected Content-Range {content_range!r}")
-                mode = "ab"
-            elif status == 200:
-                if offset:
-                    log.info("server ignored the Range request for %s; downloading it whole", ref.sha256)
-                offset, mode = 0, "wb"
-            else:
-                raise FetchError("http_error", f"GET {url} answered {status}")
-            self._copy(ref, response, part, offset, mode, cancel)
-
-    def _copy(
-        self,
-        ref: MediaRef,
-        response: http.client.HTTPResponse,
-        part: Path,
-        offset: int,
-        mode: str,
-        cancel: threading.Event | None,
-    ) -> None:
-        written = offset
-        try:
-            with part.open(mode) as handle:
-                while chunk := response.read(CHUNK):
-                    if cancel is not None and cancel.is_set():
-                        raise FetchError("cancelled", f"download of {ref.sha256} stopped")
-                    written += len(chunk)
-                    if written > ref.bytes:
-                        part.unlink(missing_ok=True)
-                        raise FetchError("size_mismatch", f"{ref.sha256} is larger than {ref.bytes} bytes")
-                    handle.write(chunk)
-                handle.flush()
-                os.fsync(handle.fileno())
-        except (OSError, http.client.HTTPException) as exc:  # the .part stays, to be resumed
-            raise FetchError("network", f"download of {ref.sha256} cut at {written} bytes: {exc}") from None
-
-    def _store(self, ref: MediaRef, part: Path, final: Path) -> Path:
-        size = part.stat().st_size if part.exists() else -1
-        if size < ref.bytes:
-            raise FetchError("incomplete", f"{ref.sha256}: {max(size, 0)} of {ref.bytes} bytes")
-        actual = sha256_file(part)
-        if actual != ref.sha256:
-            part.unlink(missing_ok=True)
-            log.error(
-                "downloaded media %s hashes to %s; deleted, it will never be played", ref.sha256, actual
-            )
-            raise FetchError("hash_mismatch", f"{ref.sha256} hashes to {actual}")
-        os.replace(part, final)
-        fsync_dir(final.parent)
-        log.info("media %s stored (%d bytes)", ref.sha256, ref.bytes)
-        return final
-
-
-class Prefetcher:
-    """A background thread that fetches the media of upcoming items, retrying missing ones."""
-
-    def __init__(
-        self,
-        fetcher: MediaFetcher,
-        wanted: Callable[[], Sequence[MediaRef]],
-        *,
-        clock: Clock,
-        retry_s: float = RETRY_MISSING_S,
-    ) -> None:
-        self._fetcher = fetcher
-        self._wanted = wanted
-        self._clock = clock
-        self._retry_s = retry_s
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._missing: tuple[str, ...] = ()
-        self._listeners: list[Callable[[], None]] = []
-        self._thread: threading.Thread | None = None
-
-    def add_listener(self, callback: Callable[[], None]) -> None:
-        """Call ``callback`` whenever the set of missing media changes."""
-        self._listeners.append(callback)
-
-    def missing(self) -> tuple[str, ...]:
-        """sha256 of wanted media not (yet) in the cache, as of now."""
-        return self._compute_missing({ref.sha256: ref for ref in self._wanted()})
-
-    def wake(self) -> None:
-        """Look at the wanted media now (a new timeline arrived)."""
-        self._wake.set()
-
-    def run_once(self) -> tuple[str, ...]:
-        """One pass: fetch every wanted file not in the cache; returns what is still missing."""
-        wanted = {ref.sha256: ref for ref in self._wanted()}
-        self._set_missing(self._compute_missing(wanted))
-        for sha in self._missing:
-            if self._stop.is_set():
-                break
+    def files(self) -> list[CachedFile]:
+        """Everything in the cache folder, finished or partial."""
+        found = []
+        for entry in os.scandir(self.folder):
+            match = _NAME.match(entry.name)
+            if match is None:
+                continue
             try:
-                self._fetcher.fetch(wanted[sha], cancel=self._stop)
-            except FetchError as exc:
-                log.warning("media %s not fetched: %s", sha, exc)
-            except Exception:
-                log.exception("media %s not fetched", sha)
-        self._set_missing(self._compute_missing(wanted))
-        return self._missing
+                stat = entry.stat()
+            except OSError:
+                continue
+            found.append(CachedFile(match.group(1), Path(entry.path), stat.st_size, stat.st_mtime))
+        return found
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="loa-prefetch", daemon=True)
-        self._thread.start()
+    def usage_bytes(self) -> int:
+        return sum(file.size for file in self.files())
 
-    def stop(self, timeout_s: float = 5.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.clear()
-            try:
-                self.run_once()
-            except Exception:
-                log.exception("media prefetch pass failed")
-            self._clock.wait(self._wake, self._retry_s)
-
-    def _compute_missing(self, wanted: dict[str, MediaRef]) -> tuple[str, ...]:
-        return tuple(sha for sha, ref in wanted.items() if not self._fetcher.cache.has(ref))
-
-    def _set_missing(self, missing: tuple[str, ...]) -> None:
-        if missing == self._missing:
-            return
-        self._missing = missing
-        for callback in self._listeners:
-            try:
-                callback()
-            except Exception:
-                log.exception("missing-media listener failed")
+    def make_room(self, needed: int, keep: Collection[str]) -> bool:
+        """Evict media not in ``keep`` (least recently used first) until ``needed`` more bytes fit."""
+        if self.quota_bytes is None:
+            return True
+        with self._lock:
+            files = self.files()
+            used = sum(file.size for file in files)
+            if used + needed <= self.quota_bytes:
+                return True
+            for file in sorted((f for f in files if f.sha256 not in keep), key=lambda f: f.used_at):
+                file.path.unlink(missing_ok=True)
+                used -= file.size
+                log.info("media %s evicted (%d bytes, no longer in the timeline)", file.sha256, file.size)
+                if used + needed <= self.quota_bytes:
+                    return True
+        log.warning(
+            "media cache full: %d bytes more do not fit in the %d-byte quota", needed, self.quota_bytes
+        )
+        return False

@@ -2,7 +2,9 @@
 
 A receipt is numbered, signed and committed (SQLite, WAL, synchronous=FULL) before anything else
 happens; it leaves the outbox only when the controller's ack covers its seq. The same transaction can
-mark a timeline item as handled, so that after a power cut an item already played is not played again.
+mark a timeline item as handled (so that after a power cut an item already played is not played
+again), note what is on air (so that a crash mid-item still ends in an ``interrupted`` receipt) and
+mark a command done. Accepted command ids are kept for their validity window: a replay is refused.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -26,6 +29,7 @@ log = logging.getLogger(__name__)
 
 OUTBOX_FILE = "outbox.db"
 HANDLED_KEEP_MS = 30 * 24 * 3600 * 1000
+COMMAND_KEEP_MS = 7 * 24 * 3600 * 1000  # past its expiry (plus this margin) a command is refused anyway
 MAX_REASON = 500
 
 _SCHEMA = """
@@ -34,13 +38,19 @@ CREATE TABLE IF NOT EXISTS receipts (seq INTEGER PRIMARY KEY, envelope BLOB NOT 
 CREATE TABLE IF NOT EXISTS handled (
     item_id TEXT PRIMARY KEY, scheduled_at_ms INTEGER, handled_at_ms INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS commands (
+    id TEXT PRIMARY KEY, expires_at_ms INTEGER NOT NULL, accepted_at_ms INTEGER NOT NULL,
+    done INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS on_air (slot INTEGER PRIMARY KEY CHECK (slot = 1), receipt TEXT NOT NULL);
 """
 
 ReceiptListener = Callable[[Receipt, bytes], None]
+Airing = Literal["start", "end"]
 
 
 class Outbox:
-    """Signed receipts waiting for the controller's ack, and the ids of items already handled."""
+    """Signed receipts waiting for the controller's ack, handled items, accepted commands."""
 
     def __init__(self, path: Path, *, device_id: str, private_key: Ed25519PrivateKey, clock: Clock) -> None:
         self.path = path
@@ -49,13 +59,16 @@ class Outbox:
         self._clock = clock
         self._lock = threading.Lock()
         self._listeners: list[ReceiptListener] = []
+        self.reset_from: Path | None = None  # where an unreadable outbox was moved aside, if it was
         self._db = self._open(path)
         with self._lock, self._transaction():
-            cutoff = clock.now_ms() - HANDLED_KEEP_MS
-            self._db.execute("DELETE FROM handled WHERE handled_at_ms < ?", (cutoff,))
+            now = clock.now_ms()
+            self._db.execute("DELETE FROM handled WHERE handled_at_ms < ?", (now - HANDLED_KEEP_MS,))
+            self._db.execute(
+                "DELETE FROM commands WHERE done = 1 AND expires_at_ms < ?", (now - COMMAND_KEEP_MS,)
+            )
 
-    @staticmethod
-    def _open(path: Path) -> sqlite3.Connection:
+    def _open(self, path: Path) -> sqlite3.Connection:
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             return _connect(path)
@@ -66,6 +79,7 @@ class Outbox:
             path.rename(aside)
             for suffix in ("-wal", "-shm"):
                 path.with_name(path.name + suffix).unlink(missing_ok=True)
+            self.reset_from = aside
             return _connect(path)
 
     def add_listener(self, callback: ReceiptListener) -> None:
@@ -83,11 +97,21 @@ class Outbox:
         ended_at_ms: int | None = None,
         media_sha256: str | None = None,
         reason: str | None = None,
+        command_id: str | None = None,
+        seconds_aired: float | None = None,
         handled: bool = False,
+        airing: Airing | None = None,
+        command_done: bool = False,
     ) -> Receipt:
-        """Number, sign and commit a receipt; with ``handled`` also mark ``item_id`` handled, atomically."""
+        """Number, sign and commit a receipt, atomically with its side notes.
+
+        ``handled`` marks ``item_id`` handled; ``airing="start"`` notes the receipt as what is on air,
+        ``airing="end"`` clears that note; ``command_done`` marks ``command_id`` done.
+        """
         if handled and item_id is None:
             raise ValueError("handled=True needs an item_id")
+        if command_done and command_id is None:
+            raise ValueError("command_done=True needs a command_id")
         with self._lock, self._transaction():
             seq = self._last_seq() + 1
             receipt = Receipt(
@@ -101,6 +125,8 @@ class Outbox:
                 ended_at_ms=ended_at_ms,
                 media_sha256=media_sha256,
                 reason=reason[:MAX_REASON] if reason is not None else None,
+                command_id=command_id,
+                seconds_aired=round(seconds_aired, 3) if seconds_aired is not None else None,
                 recorded_at_ms=self._clock.now_ms(),
             )
             envelope = sign(receipt, self._key, self._device_id)
@@ -112,11 +138,21 @@ class Outbox:
                     " VALUES (?, ?, ?)",
                     (item_id, scheduled_at_ms, receipt.recorded_at_ms),
                 )
+            if airing == "start":
+                self._db.execute(
+                    "INSERT OR REPLACE INTO on_air (slot, receipt) VALUES (1, ?)",
+                    (receipt.model_dump_json(),),
+                )
+            elif airing == "end":
+                self._db.execute("DELETE FROM on_air")
+            if command_done:
+                self._db.execute("UPDATE commands SET done = 1 WHERE id = ?", (command_id,))
         log.info(
-            "receipt %d %s item=%s reason=%s",
+            "receipt %d %s item=%s command=%s reason=%s",
             seq,
             event,
             item_id,
+            command_id,
             reason,
             extra={"device": self._device_id, "seq": seq, "item": item_id},
         )
@@ -126,6 +162,51 @@ class Outbox:
             except Exception:
                 log.exception("receipt listener failed for seq %d", seq)
         return receipt
+
+    def recover(self) -> list[Receipt]:
+        """After a crash: close what was on air and the commands left unfinished, with receipts."""
+        with self._lock:
+            on_air = self._db.execute("SELECT receipt FROM on_air").fetchone()
+            unfinished = self._db.execute(
+                "SELECT id FROM commands WHERE done = 0 ORDER BY accepted_at_ms"
+            ).fetchall()
+        written = []
+        if on_air is not None:
+            started = Receipt.model_validate_json(on_air[0])
+            written.append(
+                self.append(
+                    event="interrupted",
+                    item_id=started.item_id,
+                    timeline_version=started.timeline_version,
+                    scheduled_at_ms=started.scheduled_at_ms,
+                    started_at_ms=started.started_at_ms,
+                    media_sha256=started.media_sha256,
+                    command_id=started.command_id,
+                    reason="agent_restarted",
+                    airing="end",
+                )
+            )
+        for (command_id,) in unfinished:
+            written.append(
+                self.append(
+                    event="failed", command_id=command_id, reason="agent_restarted", command_done=True
+                )
+            )
+        return written
+
+    def accept_command(self, command_id: str, *, expires_at_ms: int) -> bool:
+        """Remember ``command_id`` before executing it; False if it was accepted before (a replay)."""
+        with self._lock, self._transaction():
+            cursor = self._db.execute(
+                "INSERT OR IGNORE INTO commands (id, expires_at_ms, accepted_at_ms) VALUES (?, ?, ?)",
+                (command_id, expires_at_ms, self._clock.now_ms()),
+            )
+        return cursor.rowcount == 1
+
+    def command_seen(self, command_id: str) -> bool:
+        with self._lock:
+            row = self._db.execute("SELECT 1 FROM commands WHERE id = ?", (command_id,)).fetchone()
+        return row is not None
 
     def pending(self, *, from_seq: int = 1, limit: int | None = None) -> list[tuple[int, bytes]]:
         """Unacknowledged receipts as (seq, signed envelope), in seq order."""
@@ -212,8 +293,10 @@ def _connect(path: Path) -> sqlite3.Connection:
     try:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
+        db.execute("PRAGMA cache_size=-256")  # 256 KiB: the box is small and the tables tiny
         db.executescript(_SCHEMA)
-        db.execute("SELECT COUNT(*) FROM receipts").fetchone()
+        for table in ("receipts", "handled", "commands", "on_air"):
+            db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()
     except BaseException:
         db.close()
         raise

@@ -56,7 +56,7 @@ def seed_demo(settings: Settings, *, agents_root: Path, mqtt_port: int, boxes: i
     )
     result = []
     with Session(engine) as session:
-        load_province(session)
+        province = load_province(session)
         commune = session.exec(select(Zone).where(Zone.name == DEMO_COMMUNE, Zone.kind == "commune")).one()
         villages = [
             add_village(session, commune=commune, code=code, name=name) for code, name in DEMO_VILLAGES
@@ -99,6 +99,7 @@ def seed_demo(settings: Settings, *, agents_root: Path, mqtt_port: int, boxes: i
                     data_dir=folder,
                     sink="file",
                     sink_dir=folder / "sink",
+                    zones=(village.code, commune.code, province.code),
                 ),
             )
             result.append(DemoBox(device_id, config_path, folder / "sink"))

@@ -168,8 +168,10 @@ def test_bulletin_goes_from_panel_to_boxes_and_back(demo: Demo) -> None:
         sink = demo.data_dir / "agents" / device_id / "sink"
         played = [json.loads(line) for line in (sink / "played.jsonl").read_text().splitlines()]
         assert [p["sha256"] for p in played] == [sha]
-        copies = [f for f in sink.glob("*.bin")]
-        assert [hashlib.sha256(f.read_bytes()).hexdigest() for f in copies] == [sha]
+        # The file sink wrote the decoded PCM that went on air, whole, next to its line.
+        pcm = sink / played[0]["pcm_file"]
+        assert pcm.stat().st_size > 0 and not played[0]["interrupted"]
+        assert hashlib.sha256(pcm.read_bytes()).hexdigest() == played[0]["pcm_sha256"]
     assert not (demo.data_dir / "agents" / "loa-03" / "sink" / "played.jsonl").exists()
 
     # The boxes started at the scheduled instant, to well within a second.
@@ -234,3 +236,98 @@ def test_login_page_in_headless_chromium(demo: Demo) -> None:
             assert width <= 360, f"the home page scrolls sideways on a phone ({width}px)"
         finally:
             browser.close()
+
+
+LONG_BULLETIN = (
+    Path(__file__).resolve().parents[3].joinpath("shared", "data", "bulletins", "01-giao-thong.txt")
+)
+
+
+def _approved(demo: Demo, title: str, body: str) -> tuple[int, str]:
+    editor, approver = demo.token("editor"), demo.token("approver")
+    zones = httpx.get(f"{demo.url}/api/v1/zones", headers=editor).json()
+    commune = next(z for z in zones if z["kind"] == "commune")
+    bid = httpx.post(
+        f"{demo.url}/api/v1/bulletins",
+        headers=editor,
+        json={"commune_id": commune["id"], "title": title, "body": body},
+    ).json()["id"]
+    httpx.post(f"{demo.url}/api/v1/bulletins/{bid}/submit", headers=editor)
+    approved = httpx.post(f"{demo.url}/api/v1/bulletins/{bid}/approve", headers=approver, timeout=180)
+    assert approved.status_code == 200, approved.text
+    return bid, approved.json()["media_sha256"]
+
+
+def test_emergency_preempts_a_playing_bulletin_on_the_boxes(demo: Demo) -> None:
+    long_body = LONG_BULLETIN.read_text() if LONG_BULLETIN.exists() else BULLETIN * 8
+    long_id, _ = _approved(demo, "Luật giao thông", long_body)
+    alert_id, alert_sha = _approved(
+        demo, "Cảnh báo lũ", "Khẩn cấp! Nước sông Lam đang lên nhanh, bà con lên nơi cao."
+    )
+    editor, approver = demo.token("editor"), demo.token("approver")
+    zones = httpx.get(f"{demo.url}/api/v1/zones", headers=editor).json()
+    village = next(z for z in zones if z["kind"] == "village" and z["name"] == "Xóm Đông Lộc")
+    scheduled = httpx.post(
+        f"{demo.url}/api/v1/schedules",
+        headers=editor,
+        json={"bulletin_id": long_id, "target_zone_id": village["id"], "in_seconds": 8},
+    )
+    assert scheduled.status_code == 201, scheduled.text
+    schedule_id = scheduled.json()["id"]
+
+    def started() -> bool:
+        with demo.db() as db:
+            rows = db.execute(
+                "SELECT device_id FROM receipt WHERE schedule_id = ? AND event = 'started'", (schedule_id,)
+            ).fetchall()
+        return {r[0] for r in rows} == {"loa-01", "loa-02"}
+
+    eventually(started, timeout=60, what="the long bulletin playing on both boxes")
+    time.sleep(2)
+    sent_at = time.time()
+    emergency = httpx.post(
+        f"{demo.url}/api/v1/emergencies",
+        headers=approver,
+        json={"bulletin_id": alert_id, "zone_ids": [village["id"]]},
+    )
+    assert emergency.status_code == 201, emergency.text
+    item_id = f"e{emergency.json()['id']}"
+
+    def preempted() -> list[tuple[str, str, str | None, str | None]] | None:
+        with demo.db() as db:
+            rows = db.execute(
+                "SELECT device_id, event, item_id, started_at, ended_at FROM receipt "
+                "WHERE (schedule_id = ? AND event = 'interrupted') OR (item_id = ? AND event = 'started')",
+                (schedule_id, item_id),
+            ).fetchall()
+        kinds = {(r[0], r[1]) for r in rows}
+        wanted = {(d, e) for d in ("loa-01", "loa-02") for e in ("interrupted", "started")}
+        return rows if wanted <= kinds else None
+
+    rows = eventually(preempted, timeout=30, what="the emergency interrupting the bulletin on both boxes")
+    for device, event, _item, started_at, _ended in rows:
+        if event == "started":
+            late = _ms(started_at) / 1000 - sent_at
+            assert late < 1.5, f"{device} started the emergency {late:.2f} s after the confirm"
+
+    def emergency_completed() -> bool:
+        with demo.db() as db:
+            rows = db.execute(
+                "SELECT device_id FROM receipt WHERE item_id = ? AND event = 'completed'", (item_id,)
+            ).fetchall()
+        return {r[0] for r in rows} == {"loa-01", "loa-02"}
+
+    eventually(emergency_completed, timeout=60, what="the emergency played to its end on both boxes")
+    for device_id in ("loa-01", "loa-02"):
+        played = [
+            json.loads(line)
+            for line in (demo.data_dir / "agents" / device_id / "sink" / "played.jsonl")
+            .read_text()
+            .splitlines()
+        ]
+        assert alert_sha in [p["sha256"] for p in played]
+    with demo.db() as db:
+        far = db.execute(
+            "SELECT COUNT(*) FROM receipt WHERE device_id = 'loa-03' AND item_id = ?", (item_id,)
+        )
+        assert far.fetchone()[0] == 0  # the other village heard nothing

@@ -35,6 +35,13 @@ def test_written_config_loads_back_equal_and_is_private(tmp_path):
         sink="alsa",
         sink_dir=tmp_path / "sink",
         volume=70,
+        zones=("p40", "w17329", "v-demo-1"),
+        mqtt_ca_file=tmp_path / "ca.pem",
+        reconnect_jitter_s=0,
+        media_quota_mb=512,
+        alsa_device="hw:0,0",
+        alsa_mixer_control="PCM",
+        ntp_server="pool.ntp.org",
     )
     path = tmp_path / "agent.toml"
 
@@ -59,6 +66,12 @@ def test_none_values_are_omitted_and_defaults_apply(tmp_path):
         "file",
     )
     assert config.file_sink_dir == tmp_path / "data" / "sink"
+    assert (config.zones, config.media_quota_mb, config.reconnect_jitter_s, config.ntp_server) == (
+        (),
+        2048,
+        10,
+        None,
+    )
 
 
 def test_relative_data_dir_is_resolved_against_the_config_folder(tmp_path):
@@ -91,6 +104,11 @@ def test_missing_required_key_is_named_in_the_error(tmp_path, key):
         ("volume = true", "'volume' must be an integer"),
         ("volume = 101", "'volume' must be between"),
         ("sink = 'speaker'", "'sink' must be one of"),
+        ("zones = 'p40'", "'zones' must be a list of strings"),
+        ("zones = ['p40/#']", "'zones': 'p40/#' is not a zone code"),
+        ("media_quota_mb = 0", "'media_quota_mb' must be at least 1"),
+        ("reconnect_jitter_s = -1", "'reconnect_jitter_s' must be between"),
+        ("mqtt_ca_file = 'ca.pem'", "'mqtt_ca_file' needs mqtt_tls = true"),
         ("colour = 'red'", "unknown key 'colour'"),
     ],
 )

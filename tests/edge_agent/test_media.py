@@ -1,164 +1,70 @@
-"""Media reaches the cache only whole and verified, over real HTTP with the box's bearer token."""
+"""The media cache's disk quota: media no longer referenced is evicted, least recently played first."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 
-import pytest
-
-from edge_agent.media import FetchError, MediaCache, MediaFetcher, MediaUnavailable, Prefetcher
-
-MEDIA_TOKEN = "media-token-for-tests"
+from edge_agent.media import MediaCache
+from playlists.wire import MediaRef
 
 
-@pytest.fixture
-def cache(tmp_path):
-    return MediaCache(tmp_path / "media")
+def stored(cache: MediaCache, size: int, *, used_at: float) -> MediaRef:
+    data = os.urandom(size)
+    sha = hashlib.sha256(data).hexdigest()
+    path = cache.path(sha)
+    path.write_bytes(data)
+    os.utime(path, (used_at, used_at))
+    return MediaRef(sha256=sha, url=f"/media/{sha}", bytes=size, duration_ms=1)
 
 
-@pytest.fixture
-def fetcher(cache, media_server):
-    return MediaFetcher(cache, base_url=media_server.url, token=MEDIA_TOKEN, timeout_s=5)
+def test_room_is_made_by_evicting_unreferenced_media_least_recently_used_first(tmp_path):
+    cache = MediaCache(tmp_path, quota_bytes=10_000)
+    oldest = stored(cache, 3_000, used_at=1_000)
+    referenced_old = stored(cache, 3_000, used_at=500)
+    recent = stored(cache, 3_000, used_at=2_000)
+
+    assert cache.make_room(3_000, keep={referenced_old.sha256})
+
+    assert not cache.has(oldest)
+    assert cache.has(referenced_old) and cache.has(recent)
+    assert cache.usage_bytes() == 6_000
 
 
-def test_fetch_stores_the_verified_file_under_its_sha256_with_the_bearer_token(fetcher, cache, media_server):
-    data = os.urandom(100_000)
-    ref = media_server.add(data)
+def test_referenced_media_is_never_evicted_even_when_the_new_file_does_not_fit(tmp_path):
+    cache = MediaCache(tmp_path, quota_bytes=10_000)
+    first = stored(cache, 4_000, used_at=1)
+    second = stored(cache, 4_000, used_at=2)
 
-    path = fetcher.fetch(ref)
+    assert not cache.make_room(5_000, keep={first.sha256, second.sha256})
 
-    assert path == cache.path(ref.sha256)
-    assert path.read_bytes() == data
-    assert cache.verified_path(ref) == path
-    assert media_server.requests[0]["Authorization"] == f"Bearer {MEDIA_TOKEN}"
-    assert not cache.part_path(ref.sha256).exists()
+    assert cache.has(first) and cache.has(second)
 
 
-def test_fetch_without_the_right_token_is_refused_and_caches_nothing(cache, media_server):
-    ref = media_server.add(os.urandom(1000))
-    fetcher = MediaFetcher(cache, base_url=media_server.url, token="wrong", timeout_s=5)
+def test_partial_downloads_count_and_unreferenced_ones_are_evicted(tmp_path):
+    cache = MediaCache(tmp_path, quota_bytes=5_000)
+    cache.part_path("ab" * 32).write_bytes(b"x" * 4_000)
 
-    with pytest.raises(FetchError) as caught:
-        fetcher.fetch(ref)
-
-    assert caught.value.code == "unauthorized"
-    assert media_server.statuses == [401]
-    assert not cache.has(ref)
-    assert list(cache.folder.iterdir()) == []
+    assert cache.usage_bytes() == 4_000
+    assert cache.make_room(3_000, keep=set())
+    assert not cache.part_path("ab" * 32).exists()
 
 
-def test_partial_download_is_resumed_with_a_range_request(fetcher, cache, media_server):
-    data = os.urandom(300_000)
-    ref = media_server.add(data)
-    cache.part_path(ref.sha256).write_bytes(data[:120_000])
+def test_playing_a_file_marks_it_recently_used(tmp_path):
+    cache = MediaCache(tmp_path, quota_bytes=6_000)
+    played = stored(cache, 3_000, used_at=1)
+    other = stored(cache, 3_000, used_at=2)
 
-    fetcher.fetch(ref)
+    cache.verified_path(played)
+    cache.make_room(3_000, keep=set())
 
-    assert media_server.requests[0]["Range"] == "bytes=120000-"
-    assert media_server.statuses == [206]
-    assert cache.path(ref.sha256).read_bytes() == data
-
-
-def test_download_cut_midway_keeps_its_part_and_the_next_fetch_resumes_it(fetcher, cache, media_server):
-    data = os.urandom(400_000)
-    ref = media_server.add(data)
-    media_server.cut_after = 150_000
-
-    with pytest.raises(FetchError) as caught:
-        fetcher.fetch(ref)
-    kept = cache.part_path(ref.sha256).stat().st_size
-    media_server.cut_after = None
-    fetcher.fetch(ref)
-
-    assert caught.value.code in ("network", "incomplete")
-    assert 0 < kept <= 150_000
-    assert media_server.requests[1]["Range"] == f"bytes={kept}-"
-    assert cache.path(ref.sha256).read_bytes() == data
+    assert cache.has(played) and not cache.has(other)
 
 
-def test_server_that_ignores_range_and_answers_200_restarts_the_download(fetcher, cache, media_server):
-    data = os.urandom(50_000)
-    ref = media_server.add(data)
-    media_server.honour_range = False
-    cache.part_path(ref.sha256).write_bytes(b"x" * 20_000)
+def test_files_that_are_not_media_are_left_alone(tmp_path):
+    cache = MediaCache(tmp_path, quota_bytes=1)
+    (tmp_path / "notes.txt").write_text("keep me")
 
-    fetcher.fetch(ref)
-
-    assert media_server.requests[0]["Range"] == "bytes=20000-"
-    assert media_server.statuses == [200]
-    assert cache.path(ref.sha256).read_bytes() == data
-
-
-def test_downloaded_bytes_that_do_not_match_the_sha256_are_deleted(fetcher, cache, media_server):
-    data = os.urandom(10_000)
-    ref = media_server.add(data, served=os.urandom(10_000))
-
-    with pytest.raises(FetchError) as caught:
-        fetcher.fetch(ref)
-
-    assert caught.value.code == "hash_mismatch"
-    assert list(cache.folder.iterdir()) == []
-
-
-def test_download_larger_than_announced_is_stopped_and_deleted(fetcher, cache, media_server):
-    data = os.urandom(10_000)
-    ref = media_server.add(data, served=data + b"more")
-
-    with pytest.raises(FetchError) as caught:
-        fetcher.fetch(ref)
-
-    assert caught.value.code == "size_mismatch"
-    assert list(cache.folder.iterdir()) == []
-
-
-def test_missing_file_on_the_server_is_an_http_error(fetcher, media_server):
-    ref = media_server.add(b"abc")
-    media_server.files.clear()
-
-    with pytest.raises(FetchError) as caught:
-        fetcher.fetch(ref)
-
-    assert caught.value.code == "http_error"
-
-
-def test_unreachable_server_is_a_network_error(cache, media_server):
-    ref = media_server.add(b"abc")
-    fetcher = MediaFetcher(cache, base_url="http://127.0.0.1:9", token=MEDIA_TOKEN, timeout_s=2)
-
-    with pytest.raises(FetchError) as caught:
-        fetcher.fetch(ref)
-
-    assert caught.value.code == "network"
-
-
-def test_cached_file_altered_on_disk_fails_verification_and_is_deleted(fetcher, cache, media_server):
-    ref = media_server.add(os.urandom(5_000))
-    path = fetcher.fetch(ref)
-    path.write_bytes(os.urandom(5_000))
-
-    with pytest.raises(MediaUnavailable) as caught:
-        cache.verified_path(ref)
-
-    assert caught.value.reason == "hash_mismatch"
-    assert not path.exists()
-
-
-def test_media_not_in_the_cache_is_reported_missing(cache, media_server):
-    with pytest.raises(MediaUnavailable) as caught:
-        cache.verified_path(media_server.add(b"abc"))
-
-    assert caught.value.reason == "media_missing"
-
-
-def test_prefetcher_fetches_what_is_wanted_and_reports_what_stays_missing(fetcher, media_server, clock):
-    good = media_server.add(os.urandom(2_000))
-    bad = media_server.add(os.urandom(2_000), served=os.urandom(2_000))
-    changes: list[tuple[str, ...]] = []
-    prefetcher = Prefetcher(fetcher, lambda: [good, bad], clock=clock)
-    prefetcher.add_listener(lambda: changes.append(prefetcher.missing()))
-
-    missing = prefetcher.run_once()
-
-    assert missing == (bad.sha256,)
-    assert fetcher.cache.has(good)
-    assert changes == [(good.sha256, bad.sha256), (bad.sha256,)]
+    assert cache.usage_bytes() == 0
+    cache.make_room(1, keep=set())
+    assert (tmp_path / "notes.txt").exists()

@@ -106,6 +106,7 @@ def test_unreadable_outbox_file_is_moved_aside_and_a_new_one_started(tmp_path, d
 
     assert outbox.append(event="started", item_id="a").seq == 1
     assert len(list(tmp_path.glob("outbox.db.corrupt-*"))) == 1
+    assert outbox.reset_from is not None and outbox.reset_from.exists()
     outbox.close()
 
 
@@ -117,3 +118,72 @@ def test_listeners_get_each_receipt_after_it_is_committed(outbox):
     outbox.append(event="completed", item_id="a")
 
     assert seen == [(1, 1), (2, 2)]
+
+
+def test_receipts_carry_command_id_and_seconds_aired(outbox, device_key):
+    outbox.append(event="interrupted", item_id="a", command_id="cmd-1", seconds_aired=1.23456)
+
+    [(_, envelope)] = outbox.pending()
+    receipt = verify(envelope, Receipt, {DEVICE_ID: device_key.public_key()})[0]
+    assert (receipt.command_id, receipt.seconds_aired) == ("cmd-1", 1.235)
+
+
+def test_an_accepted_command_id_is_remembered_across_restarts(outbox, device_key, clock):
+    assert outbox.accept_command("cmd-1", expires_at_ms=clock.now_ms() + 60_000)
+    assert not outbox.accept_command("cmd-1", expires_at_ms=clock.now_ms() + 60_000)
+    outbox.append(event="command_done", command_id="cmd-1", command_done=True)
+
+    outbox = reopen(outbox, device_key, clock)
+
+    assert outbox.command_seen("cmd-1") and not outbox.command_seen("cmd-2")
+    outbox.close()
+
+
+def test_long_expired_command_ids_are_forgotten(outbox, device_key, clock):
+    outbox.accept_command("old", expires_at_ms=clock.now_ms())
+    outbox.append(event="command_done", command_id="old", command_done=True)
+    clock.advance(8 * 24 * 3600 * 1000)
+
+    outbox = reopen(outbox, device_key, clock)
+
+    assert not outbox.command_seen("old")
+    outbox.close()
+
+
+def test_recovery_after_a_crash_closes_what_was_on_air_and_fails_unfinished_commands(
+    outbox, device_key, clock
+):
+    outbox.accept_command("play", expires_at_ms=clock.now_ms() + 60_000)
+    outbox.accept_command("tone", expires_at_ms=clock.now_ms() + 60_000)
+    outbox.append(event="command_done", command_id="tone", command_done=True)
+    outbox.append(
+        event="started",
+        item_id="alarm",
+        command_id="play",
+        scheduled_at_ms=5,
+        started_at_ms=clock.now_ms(),
+        handled=True,
+        airing="start",
+    )
+
+    outbox = reopen(outbox, device_key, clock)
+    outbox.recover()
+    outbox.recover()  # a second start finds nothing left to close
+
+    receipts = [verify(env, Receipt, {DEVICE_ID: device_key.public_key()})[0] for _, env in outbox.pending()]
+    assert [(r.event, r.item_id, r.command_id, r.reason) for r in receipts[2:]] == [
+        ("interrupted", "alarm", "play", "agent_restarted"),
+        ("failed", None, "play", "agent_restarted"),
+    ]
+    assert receipts[2].started_at_ms == receipts[1].started_at_ms
+    outbox.close()
+
+
+def test_a_finished_airing_leaves_nothing_to_recover(outbox, device_key, clock):
+    outbox.append(event="started", item_id="a", handled=True, airing="start")
+    outbox.append(event="completed", item_id="a", airing="end")
+
+    outbox = reopen(outbox, device_key, clock)
+
+    assert outbox.recover() == []
+    outbox.close()

@@ -7,7 +7,7 @@ import json
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from edge_agent.state import STATE_FILE, TIMELINE_FILE, TimelineStore
+from edge_agent.state import STATE_FILE, TIMELINE_FILE, VOLUME_FILE, TimelineStore, VolumeStore
 from edge_agent.trust import Rejected
 
 NOW = 1_767_225_600_000
@@ -54,6 +54,7 @@ def test_corrupt_timeline_file_means_no_timeline_but_keeps_the_last_version(
 
     assert store.load() is None
     assert store.last_version == 6
+    assert store.problems == [TIMELINE_FILE]
 
 
 def test_stored_timeline_signed_by_another_key_is_ignored(tmp_path, controller, trust):
@@ -86,3 +87,35 @@ def test_expired_stored_timeline_is_still_loaded_as_the_current_one(tmp_path, co
 
     assert store.load() == timeline
     assert store.last_version == 2
+
+
+def test_the_last_accepted_envelope_is_taken_back_when_its_file_was_lost(tmp_path, controller, trust):
+    timeline = controller.timeline(6, now_ms=NOW)
+    raw = controller.sign(timeline)
+    TimelineStore(tmp_path, trust).save(raw, timeline)
+    (tmp_path / TIMELINE_FILE).unlink()
+
+    store = TimelineStore(tmp_path, trust)
+    store.load()
+
+    assert store.is_lost_current(raw)
+    assert not store.is_lost_current(controller.sign(controller.timeline(6, now_ms=NOW + 1)))
+    assert store.problems == []
+
+
+def test_volume_is_the_config_default_until_a_command_persists_another(tmp_path):
+    assert VolumeStore(tmp_path, default=80).volume == 80
+
+    VolumeStore(tmp_path, default=80).save(35)
+
+    assert VolumeStore(tmp_path, default=80).volume == 35
+    assert (tmp_path / VOLUME_FILE).stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("content", [b"", b"{", b"[]", b'{"volume": 300}', b'{"volume": true}'])
+def test_corrupt_volume_file_means_the_default_and_a_reported_problem(tmp_path, content):
+    (tmp_path / VOLUME_FILE).write_bytes(content)
+
+    store = VolumeStore(tmp_path, default=70)
+
+    assert (store.volume, store.problems) == (70, [VOLUME_FILE])

@@ -16,6 +16,11 @@ from playlists.wire import Ack
 
 NOW = 1_767_225_600_000
 
+
+def never(command_id: str) -> bool:
+    return False
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=20),
     lambda children: (
@@ -40,7 +45,7 @@ def test_timeline_signed_by_another_key_is_rejected(controller, trust):
     with pytest.raises(Rejected) as caught:
         trust.timeline(raw, last_version=0, now_ms=NOW)
 
-    assert caught.value.code == "untrusted"
+    assert caught.value.code == "unknown_key"
 
 
 def test_timeline_signed_by_another_key_under_the_pinned_kid_is_rejected(controller, trust):
@@ -49,8 +54,9 @@ def test_timeline_signed_by_another_key_under_the_pinned_kid_is_rejected(control
     sig = base64.b64encode(rogue.sign(canonical_json(payload))).decode()
     raw = canonical_json({"payload": payload, "sig": sig, "kid": controller.kid})
 
-    with pytest.raises(Rejected, match="bad signature"):
+    with pytest.raises(Rejected, match="bad signature") as caught:
         trust.timeline(raw, last_version=0, now_ms=NOW)
+    assert caught.value.code == "bad_signature"
 
 
 def test_timeline_whose_payload_was_altered_after_signing_is_rejected(controller, trust):
@@ -94,8 +100,9 @@ def test_document_of_an_unknown_wire_version_is_rejected(controller, trust):
     sig = base64.b64encode(controller.key.sign(canonical_json(payload))).decode()
     raw = canonical_json({"payload": payload, "sig": sig, "kid": controller.kid})
 
-    with pytest.raises(Rejected, match="unknown document version"):
+    with pytest.raises(Rejected, match="unknown document version") as caught:
         trust.timeline(raw, last_version=0, now_ms=NOW)
+    assert caught.value.code == "unknown_version"
 
 
 def test_signed_payload_that_is_not_a_valid_timeline_is_rejected(controller, trust):
@@ -103,8 +110,9 @@ def test_signed_payload_that_is_not_a_valid_timeline_is_rejected(controller, tru
     sig = base64.b64encode(controller.key.sign(canonical_json(payload))).decode()
     raw = canonical_json({"payload": payload, "sig": sig, "kid": controller.kid})
 
-    with pytest.raises(Rejected, match="invalid Timeline"):
+    with pytest.raises(Rejected, match="invalid Timeline") as caught:
         trust.timeline(raw, last_version=0, now_ms=NOW)
+    assert caught.value.code == "malformed"
 
 
 @settings(max_examples=200, database=None, deadline=None)
@@ -115,7 +123,7 @@ def test_garbage_bytes_are_rejected_without_crashing(raw):
     with pytest.raises(Rejected):
         trust.timeline(raw, last_version=0, now_ms=NOW)
     with pytest.raises(Rejected):
-        trust.command(raw, now_ms=NOW)
+        trust.command(raw, now_ms=NOW, executed=never)
     with pytest.raises(Rejected):
         trust.ack(raw)
 
@@ -133,30 +141,59 @@ def test_arbitrary_json_envelopes_are_rejected_without_crashing(value):
             trust.timeline(raw, last_version=0, now_ms=NOW)
 
 
-def test_command_for_this_box_and_not_expired_is_accepted(controller, trust):
-    command = controller.command(now_ms=NOW)
+@pytest.mark.parametrize("target", ["box-1", "zone:v-demo-1"])
+def test_command_for_this_box_or_its_zone_and_not_expired_is_accepted(controller, trust, target):
+    command = controller.command(now_ms=NOW, target=target)
 
-    assert trust.command(controller.sign(command), now_ms=NOW) == command
+    assert trust.command(controller.sign(command), now_ms=NOW, executed=never) == command
 
 
 @pytest.mark.parametrize(
     ("target", "expires_in_ms", "code"),
-    [("box-2", 60_000, "wrong_device"), ("zone:7", 60_000, "wrong_device"), ("box-1", -1, "expired")],
+    [
+        ("box-2", 60_000, "wrong_device"),
+        ("zone:7", 60_000, "wrong_device"),
+        ("v-demo-1", 60_000, "wrong_device"),
+        ("box-1", 0, "expired"),
+        ("box-1", -1, "expired"),
+    ],
 )
 def test_command_for_another_target_or_expired_is_rejected(controller, trust, target, expires_in_ms, code):
     raw = controller.sign(controller.command(now_ms=NOW, target=target, expires_in_ms=expires_in_ms))
 
     with pytest.raises(Rejected) as caught:
-        trust.command(raw, now_ms=NOW)
+        trust.command(raw, now_ms=NOW, executed=never)
 
     assert caught.value.code == code
+
+
+def test_command_already_executed_is_rejected_as_a_replay(controller, trust):
+    command = controller.command(now_ms=NOW)
+
+    with pytest.raises(Rejected) as caught:
+        trust.command(controller.sign(command), now_ms=NOW, executed=lambda cid: cid == command.id)
+
+    assert caught.value.code == "replay"
 
 
 def test_command_signed_by_another_key_is_rejected(controller, trust):
     raw = controller.sign(controller.command(now_ms=NOW), key=Ed25519PrivateKey.generate())
 
-    with pytest.raises(Rejected):
-        trust.command(raw, now_ms=NOW)
+    with pytest.raises(Rejected) as caught:
+        trust.command(raw, now_ms=NOW, executed=never)
+
+    assert caught.value.code == "unknown_key"
+
+
+def test_command_with_an_unknown_name_is_malformed(controller, trust):
+    payload = controller.command(now_ms=NOW).model_dump(mode="json") | {"name": "self_destruct"}
+    sig = base64.b64encode(controller.key.sign(canonical_json(payload))).decode()
+    raw = canonical_json({"payload": payload, "sig": sig, "kid": controller.kid})
+
+    with pytest.raises(Rejected) as caught:
+        trust.command(raw, now_ms=NOW, executed=never)
+
+    assert caught.value.code == "malformed"
 
 
 def test_ack_must_be_signed_by_the_controller_and_name_this_box(controller, trust):

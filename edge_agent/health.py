@@ -1,0 +1,171 @@
+"""The box's health snapshot, published (retained) every minute and whenever something changes.
+
+``HealthStatus`` extends the wire ``Status`` with the fields the controller does not know yet; the
+controller ignores unknown fields, so publishing it is compatible (the fields are proposed for
+playlists/wire.py, see docs/agent.md). The clock offset is measured on a background thread, so a
+slow NTP server never holds up the agent.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import socket
+import struct
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from pydantic import Field
+
+from playlists.wire import Status
+
+log = logging.getLogger(__name__)
+
+THERMAL_ROOT = Path("/sys/class/thermal")
+NTP_EPOCH_OFFSET_S = 2_208_988_800  # 1900-01-01 to 1970-01-01
+OFFSET_INTERVAL_S = 600.0
+
+
+class HealthStatus(Status):
+    """``Status`` plus the health fields proposed for the wire (all optional)."""
+
+    uptime_s: int | None = Field(default=None, description="Seconds since the agent started")
+    disk_free_mb: int | None = Field(default=None, description="Free space where the agent keeps its data")
+    cache_mb: float | None = Field(default=None, description="Disk used by the media cache")
+    media_quota_mb: int | None = Field(default=None, description="The media cache's quota")
+    cpu_temp_c: float | None = Field(default=None, description="CPU temperature, if the board reports one")
+    clock_offset_ms: float | None = Field(
+        default=None, description="Box clock minus NTP time (chrony or SNTP); positive: the box is ahead"
+    )
+    clock_sane: bool | None = Field(
+        default=None, description="False while the box plays nothing for its clock"
+    )
+    clock_jump_ms: int | None = Field(default=None, description="The last wall-clock jump seen since start")
+    link_quality: int | None = Field(default=None, description="Signal quality 0–100 of the uplink, if known")
+    volume: int | None = Field(default=None, description="The box volume, percent")
+
+
+def cpu_temp_c(root: Path = THERMAL_ROOT) -> float | None:
+    """The CPU's temperature from the kernel's thermal zones (the one typed *cpu*, else the first)."""
+    zones = sorted(root.glob("thermal_zone*"))
+    ordered = sorted(zones, key=lambda zone: "cpu" not in _read(zone / "type").lower())
+    for zone in ordered:
+        text = _read(zone / "temp").strip()
+        if text.lstrip("-").isdigit():
+            return round(int(text) / 1000, 1)
+    return None
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
+def disk_free_mb(path: Path) -> int | None:
+    try:
+        return shutil.disk_usage(path).free // (1024 * 1024)
+    except OSError:
+        return None
+
+
+def chrony_offset_ms(csv_line: str) -> float | None:
+    """Box minus NTP time from ``chronyc -c tracking`` (field 5 is the correction: positive = slow)."""
+    fields = csv_line.strip().split(",")
+    if len(fields) < 14 or fields[13].strip().lower().startswith("not synchronised"):
+        return None
+    try:
+        return round(-float(fields[4]) * 1000, 3)
+    except ValueError:
+        return None
+
+
+def sntp_offset_ms(server: str, *, port: int = 123, timeout_s: float = 2.0) -> float:
+    """Box minus server time, from one SNTP (RFC 4330) exchange; raises OSError on failure."""
+    request = bytearray(48)
+    request[0] = 0x23  # LI 0, version 4, mode 3 (client)
+    host, _, given_port = server.rpartition(":") if server.count(":") == 1 else (server, "", "")
+    address = (host or server, int(given_port) if given_port else port)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout_s)
+        t1 = time.time()
+        sock.sendto(bytes(request), address)
+        reply, _ = sock.recvfrom(512)
+        t4 = time.time()
+    if len(reply) < 48 or reply[0] & 0x07 not in (4, 5):
+        raise OSError("not an SNTP server reply")
+    t2 = _ntp_seconds(reply, 32)
+    t3 = _ntp_seconds(reply, 40)
+    if t3 == -NTP_EPOCH_OFFSET_S:
+        raise OSError("server has no time (transmit timestamp zero)")
+    server_minus_box = ((t2 - t1) + (t3 - t4)) / 2
+    return round(-server_minus_box * 1000, 3)
+
+
+def _ntp_seconds(packet: bytes, offset: int) -> float:
+    seconds, fraction = struct.unpack("!II", packet[offset : offset + 8])
+    return int(seconds) - NTP_EPOCH_OFFSET_S + int(fraction) / 2**32
+
+
+class ClockOffset:
+    """The clock offset, refreshed in the background: chrony if installed, else SNTP, else unknown."""
+
+    def __init__(
+        self,
+        *,
+        ntp_server: str | None,
+        chronyc: str | None = None,
+        interval_s: float = OFFSET_INTERVAL_S,
+        on_change: Callable[[], None] | None = None,
+    ) -> None:
+        self._ntp_server = ntp_server
+        self._chronyc = chronyc if chronyc is not None else shutil.which("chronyc")
+        self._interval_s = interval_s
+        self._on_change = on_change
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.value_ms: float | None = None
+
+    @property
+    def available(self) -> bool:
+        return self._chronyc is not None or bool(self._ntp_server)
+
+    def measure(self) -> float | None:
+        if self._chronyc is not None:
+            try:
+                result = subprocess.run(
+                    [self._chronyc, "-c", "tracking"], capture_output=True, text=True, timeout=5, check=False
+                )
+            except (OSError, subprocess.SubprocessError) as exc:
+                log.warning("chronyc failed: %s", exc)
+            else:
+                if result.returncode == 0:
+                    return chrony_offset_ms(result.stdout)
+        if self._ntp_server:
+            try:
+                return sntp_offset_ms(self._ntp_server)
+            except (OSError, ValueError) as exc:
+                log.warning("SNTP query to %s failed: %s", self._ntp_server, exc)
+        return None
+
+    def start(self) -> None:
+        if not self.available:
+            return
+        self._thread = threading.Thread(target=self._run, name="loa-clock-offset", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            value = self.measure()
+            if value != self.value_ms:
+                self.value_ms = value
+                if self._on_change is not None:
+                    self._on_change()
+            self._stop.wait(self._interval_s)

@@ -1,0 +1,111 @@
+"""Health fields: CPU temperature from thermal zones, the clock offset from chrony or SNTP (against a
+real UDP server), and a HealthStatus the controller's Status model still reads."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+import time
+
+import pytest
+
+from edge_agent.health import (
+    NTP_EPOCH_OFFSET_S,
+    ClockOffset,
+    HealthStatus,
+    chrony_offset_ms,
+    cpu_temp_c,
+    sntp_offset_ms,
+)
+from playlists.wire import Status
+
+
+def zone(root, name: str, kind: str, temp: str) -> None:
+    folder = root / name
+    folder.mkdir(parents=True)
+    (folder / "type").write_text(kind + "\n")
+    (folder / "temp").write_text(temp + "\n")
+
+
+def test_cpu_temperature_prefers_the_cpu_zone(tmp_path):
+    zone(tmp_path, "thermal_zone0", "gpu-thermal", "41000")
+    zone(tmp_path, "thermal_zone1", "cpu-thermal", "52312")
+
+    assert cpu_temp_c(tmp_path) == 52.3
+
+
+def test_cpu_temperature_is_none_without_thermal_zones(tmp_path):
+    assert cpu_temp_c(tmp_path / "absent") is None
+
+
+@pytest.mark.parametrize(
+    ("line", "offset"),
+    [
+        (
+            "C0A80101,192.168.1.1,3,1767225600.1,0.000012000,-0.000001,0.000002,-10.1,0.001,0.01,0.02,0.001,64.5,Normal",
+            -0.012,
+        ),
+        (
+            "C0A80101,192.168.1.1,3,1767225600.1,-0.250000000,-0.000001,0.000002,-10.1,0.001,0.01,0.02,0.001,64.5,Normal",
+            250.0,
+        ),
+        ("00000000,,0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,1.0,1.0,0.0,Not synchronised", None),
+        ("garbage", None),
+    ],
+)
+def test_chrony_tracking_gives_the_box_minus_ntp_offset(line, offset):
+    assert chrony_offset_ms(line) == offset
+
+
+@pytest.fixture
+def sntp_server():
+    """A real UDP server answering SNTP with a clock 1.5 s ahead of ours."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def ntp(seconds: float) -> bytes:
+        whole = int(seconds) + NTP_EPOCH_OFFSET_S
+        return struct.pack("!II", whole, int((seconds % 1) * 2**32))
+
+    def serve() -> None:
+        sock.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                request, peer = sock.recvfrom(512)
+            except TimeoutError:
+                continue
+            now = time.time() + 1.5
+            reply = bytearray(48)
+            reply[0] = 0x24  # version 4, mode 4 (server)
+            reply[1] = 2
+            reply[24:32] = request[40:48]
+            reply[32:40] = ntp(now)
+            reply[40:48] = ntp(now)
+            sock.sendto(bytes(reply), peer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"127.0.0.1:{sock.getsockname()[1]}"
+    stop.set()
+    thread.join(2)
+    sock.close()
+
+
+def test_sntp_measures_the_offset_against_a_server(sntp_server):
+    assert sntp_offset_ms(sntp_server) == pytest.approx(-1_500, abs=20)
+
+
+def test_clock_offset_uses_sntp_without_chrony_and_never_raises(sntp_server):
+    assert ClockOffset(ntp_server=sntp_server, chronyc=None).measure() == pytest.approx(-1_500, abs=20)
+    assert ClockOffset(ntp_server="127.0.0.1:9", chronyc=None).measure() is None
+    assert not ClockOffset(ntp_server=None, chronyc=None).available
+
+
+def test_health_status_is_read_by_the_controllers_status_model():
+    health = HealthStatus(device_id="box-1", state="online", uptime_s=5, cpu_temp_c=48.2, volume=70)
+
+    status = Status.model_validate_json(health.model_dump_json())
+
+    assert (status.device_id, status.state) == ("box-1", "online")
