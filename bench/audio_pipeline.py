@@ -17,6 +17,7 @@ Prints a table and writes bench/results/audio_pipeline.json. Exit status 1 if a 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -211,13 +212,11 @@ def _summarise(runs: list[dict[str, Any]], text: str, settings: ProcessingSettin
 
 def _machine() -> dict[str, Any]:
     model = "unknown"
-    try:
+    with contextlib.suppress(OSError):  # no /proc/cpuinfo: the model stays unknown
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
-    except OSError:
-        pass
     ffmpeg = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True).stdout.splitlines()[0]
     espeak = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True).stdout.split("Data")[
         0

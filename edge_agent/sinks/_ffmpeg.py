@@ -136,10 +136,8 @@ def end(process: subprocess.Popen[bytes], timeout_s: float = 2.0) -> bytes:
     for stream in (process.stdin, process.stdout, process.stderr):
         if stream is None or stream.closed:
             continue
-        try:
+        with contextlib.suppress(OSError, ValueError):  # the process may already be gone
             if stream is process.stderr:
                 errors = stream.read()
             stream.close()
-        except (OSError, ValueError):
-            pass
     return errors
