@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -36,6 +37,18 @@ def text_sha256(bulletin: Bulletin) -> str:
         f"{bulletin.title}\n{bulletin.accent}\n{bulletin.speed}\n{bulletin.recording_sha256}\n{bulletin.body}"
     )
     return hashlib.sha256(frozen.encode()).hexdigest()
+
+
+def _saved(session: Session, bulletin: Bulletin, *, user: User, action: str, **detail: Any) -> Bulletin:
+    """Store a bulletin's change together with its audit event, in one commit."""
+    session.add(bulletin)
+    session.flush()
+    audit_log.record(
+        session, actor=user, action=action, object_type="bulletin", object_id=bulletin.id, **detail
+    )
+    session.commit()
+    session.refresh(bulletin)
+    return bulletin
 
 
 def create_bulletin(
@@ -79,14 +92,7 @@ def create_bulletin(
         speed=speed,
         author_id=user.id or 0,
     )
-    session.add(bulletin)
-    session.flush()
-    audit_log.record(
-        session, actor=user, action="bulletin.create", object_type="bulletin", object_id=bulletin.id
-    )
-    session.commit()
-    session.refresh(bulletin)
-    return bulletin
+    return _saved(session, bulletin, user=user, action="bulletin.create")
 
 
 def get_bulletin(session: Session, *, user: User, bulletin_id: int) -> Bulletin:
@@ -118,13 +124,7 @@ def submit_bulletin(session: Session, *, user: User, bulletin: Bulletin) -> Bull
         raise Conflict("Chỉ gửi duyệt được bản nháp hoặc bản tin bị từ chối.")
     bulletin.status = "submitted"
     bulletin.submitted_at = bulletin.updated_at = utcnow()
-    session.add(bulletin)
-    audit_log.record(
-        session, actor=user, action="bulletin.submit", object_type="bulletin", object_id=bulletin.id
-    )
-    session.commit()
-    session.refresh(bulletin)
-    return bulletin
+    return _saved(session, bulletin, user=user, action="bulletin.submit")
 
 
 def approve_bulletin(session: Session, *, user: User, bulletin: Bulletin, renderer: Renderer) -> Bulletin:
@@ -149,19 +149,14 @@ def approve_bulletin(session: Session, *, user: User, bulletin: Bulletin, render
     bulletin.text_sha256 = text_sha256(bulletin)
     bulletin.media_sha256 = media.sha256
     bulletin.decision_comment = None
-    session.add(bulletin)
-    audit_log.record(
+    return _saved(
         session,
-        actor=user,
+        bulletin,
+        user=user,
         action="bulletin.approve",
-        object_type="bulletin",
-        object_id=bulletin.id,
         text_sha256=bulletin.text_sha256,
         media_sha256=media.sha256,
     )
-    session.commit()
-    session.refresh(bulletin)
-    return bulletin
 
 
 def attach_recording(
@@ -174,19 +169,9 @@ def attach_recording(
     media = renderer.render_upload(session, path=path)
     bulletin.recording_sha256 = media.sha256
     bulletin.updated_at = utcnow()
-    session.add(bulletin)
-    audit_log.record(
-        session,
-        actor=user,
-        action="bulletin.recording",
-        object_type="bulletin",
-        object_id=bulletin.id,
-        media_sha256=media.sha256,
-        lufs=media.lufs,
+    return _saved(
+        session, bulletin, user=user, action="bulletin.recording", media_sha256=media.sha256, lufs=media.lufs
     )
-    session.commit()
-    session.refresh(bulletin)
-    return bulletin
 
 
 def reject_bulletin(session: Session, *, user: User, bulletin: Bulletin, comment: str) -> Bulletin:
@@ -200,15 +185,4 @@ def reject_bulletin(session: Session, *, user: User, bulletin: Bulletin, comment
     bulletin.approver_id = user.id
     bulletin.decision_comment = comment[:2000]
     bulletin.decided_at = bulletin.updated_at = utcnow()
-    session.add(bulletin)
-    audit_log.record(
-        session,
-        actor=user,
-        action="bulletin.reject",
-        object_type="bulletin",
-        object_id=bulletin.id,
-        comment=comment,
-    )
-    session.commit()
-    session.refresh(bulletin)
-    return bulletin
+    return _saved(session, bulletin, user=user, action="bulletin.reject", comment=comment)

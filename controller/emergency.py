@@ -20,6 +20,7 @@ from controller.keys import Signer
 from controller.models import Bulletin, Emergency, Media, User, Zone, utcnow
 from controller.rendering import Renderer
 from controller.settings import Settings
+from controller.zones import visible_zone_ids
 from playlists.wire import Command, MediaRef, PlayNowArgs, TimelineItem, Topics
 
 Publish = Callable[[str, bytes, bool], None]
@@ -154,9 +155,7 @@ class EmergencyService:
         for code in codes:
             self._command(code, "stop", {}, f"stop-all-{stamp}-{code}")
         for emergency in session.exec(select(Emergency).where(Emergency.status == "sent")).all():
-            if allowed is None or set(json.loads(emergency.zone_ids_json)) <= self._zones_below(
-                session, allowed
-            ):
+            if self._visible(session, user, emergency):
                 emergency.status, emergency.stopped_at = "stopped", utcnow()
                 session.add(emergency)
         audit_log.record(
@@ -254,19 +253,9 @@ class EmergencyService:
         ids = json.loads(emergency.zone_ids_json)
         return sorted(session.exec(select(Zone.code).where(col(Zone.id).in_(ids))).all())
 
-    def _zones_below(self, session: Session, communes: set[int]) -> set[int]:
-        from controller.zones import descendant_ids
-
-        found: set[int] = set()
-        for commune in communes:
-            found |= descendant_ids(session, commune)
-        return found
-
     def _visible(self, session: Session, user: User, emergency: Emergency) -> bool:
-        allowed = commune_ids(session, user)
-        return allowed is None or set(json.loads(emergency.zone_ids_json)) <= self._zones_below(
-            session, allowed
-        )
+        zones = visible_zone_ids(session, user=user)
+        return zones is None or set(json.loads(emergency.zone_ids_json)) <= zones
 
     def _get(self, session: Session, user: User, emergency_id: int) -> Emergency:
         emergency = session.get(Emergency, emergency_id)

@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 from controller import audit_log
 from controller.auth import can_touch_zone, commune_ids, require
 from controller.errors import Forbidden, InvalidInput
-from controller.models import Bulletin, DeviceGroup, Media, Playlist, Schedule, User, Zone, utcnow
+from controller.models import Bulletin, Device, DeviceGroup, Media, Playlist, Schedule, User, Zone, utcnow
 from controller.targets import ZoneIndex
 from playlists.compiler import Conflict, Occurrence, compile_timelines
 from playlists.playlist import PlaylistEntry, PlaylistError, Segment, expand
@@ -52,7 +52,7 @@ class SaveReport:
 
     def as_dict(self) -> dict[str, object]:
         def row(c: Conflict) -> dict[str, object]:
-            at = datetime.fromtimestamp(c.start_ms / 1000).astimezone()
+            at = datetime.fromtimestamp(c.start_ms / 1000, UTC)
             return {
                 "device_id": c.device_id,
                 "schedule_id": c.schedule_id,
@@ -193,8 +193,6 @@ def _check_target(session: Session, user: User, target: Target) -> None:
         if not can_touch_zone(session, user, zone):
             raise InvalidInput("Vui lòng chọn thôn/xóm hoặc xã mà bạn phụ trách.", field="target")
     elif target.kind == "device":
-        from controller.models import Device
-
         device = session.get(Device, target.device_id) if target.device_id else None
         zone = session.get(Zone, device.zone_id) if device else None
         if zone is None or not can_touch_zone(session, user, zone):

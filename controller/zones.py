@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlmodel import Session, col, select
 
 from controller.auth import commune_ids
-from controller.models import Device, User, Zone
+from controller.models import User, Zone
 
 
 def descendant_ids(session: Session, zone_id: int) -> set[int]:
@@ -29,16 +29,6 @@ def visible_zone_ids(session: Session, *, user: User) -> set[int] | None:
     for commune_id in allowed:
         zones |= descendant_ids(session, commune_id)
     return zones
-
-
-def devices_in(session: Session, zone_id: int) -> list[str]:
-    """Active boxes in a zone or below it, resolved now (a box added later is found next time)."""
-    zones = descendant_ids(session, zone_id)
-    return list(
-        session.exec(
-            select(Device.id).where(col(Device.zone_id).in_(zones), col(Device.is_active).is_(True))
-        ).all()
-    )
 
 
 def targetable_zones(session: Session, *, user: User) -> Sequence[Zone]:
