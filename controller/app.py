@@ -24,6 +24,7 @@ from controller.errors import LoaError
 from controller.gateway import MqttGateway
 from controller.jobs import Jobs
 from controller.keys import Signer
+from controller.leader import Leadership, lock_for
 from controller.rendering import Renderer
 from controller.services import Services
 from controller.settings import Settings
@@ -143,6 +144,12 @@ def create_app(settings: Settings, *, connect_mqtt: bool = True, run_jobs: bool 
     check_production(settings)
     services = build_services(settings, connect_mqtt=connect_mqtt)
     jobs = Jobs(services.engine)
+    leadership = Leadership(
+        lock_for(services.engine, settings.data_dir),
+        interval_s=settings.leader_check_seconds,
+        on_elected=jobs.resume,
+        on_deposed=jobs.pause,
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -150,9 +157,11 @@ def create_app(settings: Settings, *, connect_mqtt: bool = True, run_jobs: bool 
             services.gateway.start()
         if run_jobs:
             jobs.every("compile-timelines", settings.compile_interval_seconds, services.publisher.refresh)
-            jobs.start()
+            jobs.start(paused=True)
+            leadership.start()
         yield
         if run_jobs:
+            leadership.stop()
             jobs.stop()
         if services.gateway is not None:
             services.gateway.stop()
@@ -198,6 +207,10 @@ def create_app(settings: Settings, *, connect_mqtt: bool = True, run_jobs: bool 
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, object]:
-        return {"ok": True, "mqtt": bool(services.gateway and services.gateway.connected)}
+        return {
+            "ok": True,
+            "mqtt": bool(services.gateway and services.gateway.connected),
+            "leader": leadership.is_leader,
+        }
 
     return app

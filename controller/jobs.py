@@ -2,7 +2,8 @@
 
 APScheduler stores a job by the textual reference of a module-level function; ``run`` is that
 function, and it calls what this process registered under the job's name (the bound methods of
-this process's services). Choosing the one replica that runs jobs is the leader lock's business.
+this process's services). Every replica starts its scheduler paused; only the holder of the leader lock
+(controller/leader.py) resumes it, so one replica runs the jobs.
 """
 
 from __future__ import annotations
@@ -52,8 +53,15 @@ class Jobs:
             next_run_time=datetime.now(UTC),
         )
 
-    def start(self) -> None:
-        self.scheduler.start()
+    def start(self, *, paused: bool = False) -> None:
+        """Start the scheduler; a paused one keeps its jobs stored but runs none of them."""
+        self.scheduler.start(paused=paused)
+
+    def pause(self) -> None:
+        self.scheduler.pause()
+
+    def resume(self) -> None:
+        self.scheduler.resume()
 
     def stop(self) -> None:
         self.scheduler.shutdown(wait=False)

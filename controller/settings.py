@@ -49,6 +49,11 @@ class Settings(BaseSettings):
         ge=1,
         description="How often every timeline is recompiled and refreshed (changes also trigger it)",
     )
+    leader_check_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often a replica checks or tries the leader lock (only the leader runs periodic jobs)",
+    )
     tts_engine: str = Field(default="espeak-ng", description="Text-to-speech engine for bulletins")
     tts_accent: Literal["north", "central", "south"] = Field(
         default="central", description="Default accent of rendered bulletins (Nghệ An speaks Central)"

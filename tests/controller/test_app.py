@@ -18,7 +18,7 @@ def test_signing_key_is_made_on_first_start_with_mode_0600_and_kept(world: World
 
 
 def test_health_answers_without_login(world: World) -> None:
-    assert world.client.get("/healthz").json() == {"ok": True, "mqtt": False}
+    assert world.client.get("/healthz").json() == {"ok": True, "mqtt": False, "leader": False}
 
 
 def test_device_list_and_as_run_are_scoped_to_the_users_communes(world: World) -> None:
