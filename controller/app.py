@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from sqlmodel import Session
 
 from audio import MediaStore, ProcessingSettings, RenderCache, get_engine
 from controller import bulletins, devices, receipts, schedules
@@ -25,6 +26,7 @@ from controller.gateway import MqttGateway
 from controller.jobs import Jobs
 from controller.keys import Signer
 from controller.leader import Leadership, lock_for
+from controller.registry import BrokerSync
 from controller.rendering import Renderer
 from controller.services import Services
 from controller.settings import Settings
@@ -112,6 +114,7 @@ def build_services(settings: Settings, *, connect_mqtt: bool = True) -> Services
         publisher=publisher,
         gateway=gateway,
         emergencies=EmergencyService(settings=settings, signer=signer, topics=topics, publish=publish),
+        broker=BrokerSync(settings),
     )
 
 
@@ -153,6 +156,9 @@ def create_app(settings: Settings, *, connect_mqtt: bool = True, run_jobs: bool 
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if services.broker.managed:
+            with Session(services.engine) as session:
+                services.broker.apply(session)  # the registry is the truth; the files follow it
         if services.gateway is not None:
             services.gateway.start()
         if run_jobs:
@@ -171,9 +177,10 @@ def create_app(settings: Settings, *, connect_mqtt: bool = True, run_jobs: bool 
     app.state.services = services
     app.state.templates = make_templates(settings)
 
-    from controller.routes import api, api_emergencies, api_library, media, panel, panel_admin
+    from controller.routes import api, api_devices, api_emergencies, api_library, media, panel, panel_admin
 
     app.include_router(api.router)
+    app.include_router(api_devices.router)
     app.include_router(api_emergencies.router)
     app.include_router(api_library.router)
     app.include_router(media.router)

@@ -36,6 +36,8 @@ PERMISSIONS: dict[str, set[str]] = {
     "schedule.write": {"admin", "editor", "approver"},
     "asrun.view": {"admin", "editor", "approver", "auditor"},
     "device.view": {"admin", "editor", "approver", "auditor", "technician"},
+    "device.manage": {"admin", "technician"},
+    "device.command": {"admin", "technician"},
 }
 
 

@@ -42,3 +42,13 @@ class Unauthenticated(LoaError):
 class Conflict(LoaError):
     status_code = 409
     title = "Xung đột trạng thái"
+
+
+class Gone(LoaError):
+    status_code = 410
+    title = "Đã hết hạn"
+
+
+class TooManyRequests(LoaError):
+    status_code = 429
+    title = "Thử quá nhiều lần"

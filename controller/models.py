@@ -62,10 +62,24 @@ class Device(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=63)
     name: str = Field(max_length=200)
     zone_id: int = Field(foreign_key="zone.id", index=True)
-    public_key: str = Field(max_length=64, description="The box's Ed25519 key (base64), made on the box")
-    media_token_hash: str = Field(max_length=64, index=True)
+    public_key: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The box's Ed25519 key (base64), made on it; None until enrolled",
+    )
+    media_token_hash: str | None = Field(default=None, max_length=64, index=True)
+    mqtt_password_hash: str | None = Field(
+        default=None, max_length=200, description="Mosquitto's own hash of the box's broker password"
+    )
     is_active: bool = True
     created_at: datetime = Field(default_factory=utcnow)
+    enrolled_at: datetime | None = None
+    revoked_at: datetime | None = Field(
+        default=None, description="Cut off: no broker access, receipts refused"
+    )
+    lat: float | None = Field(default=None, description="WGS84 latitude")
+    lon: float | None = Field(default=None, description="WGS84 longitude")
+    address: str | None = Field(default=None, max_length=300)
     last_seen_at: datetime | None = None
     state: str = Field(default="unknown", max_length=16)
     status_json: str | None = Field(default=None, sa_column=Column(Text))
@@ -240,3 +254,47 @@ class AuditEvent(SQLModel, table=True):
     object_type: str = Field(max_length=32)
     object_id: str = Field(max_length=64)
     detail: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class EnrolmentCode(SQLModel, table=True):
+    """A one-time code an installer types on a new box; only its hash is kept."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: str = Field(foreign_key="device.id", index=True, max_length=63)
+    code_hash: str = Field(max_length=64, unique=True)
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
+class DeviceHealth(SQLModel, table=True):
+    """A box's health over time: every snapshot for a day, then one per hour (see controller/health.py)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: str = Field(foreign_key="device.id", index=True, max_length=63)
+    at: datetime = Field(index=True)
+    online: bool = True
+    hourly: bool = Field(default=False, description="True once downsampled to one row per hour")
+    disk_free_mb: int | None = None
+    cache_mb: float | None = None
+    cpu_temp_c: float | None = None
+    clock_offset_ms: float | None = None
+    outbox_pending: int | None = None
+    link_quality: int | None = None
+    volume: int | None = None
+
+
+class DeviceCommand(SQLModel, table=True):
+    """A remote command sent to one box from the panel or the API, and what became of it."""
+
+    id: str = Field(primary_key=True, max_length=128)
+    device_id: str = Field(foreign_key="device.id", index=True, max_length=63)
+    name: str = Field(max_length=32)
+    args_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    issued_by: int | None = Field(default=None, foreign_key="user.id")
+    issued_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    state: str = Field(default="sent", max_length=16, description="sent, done or failed (expired is derived)")
+    reason: str | None = Field(default=None, max_length=500)
+    done_at: datetime | None = None

@@ -33,8 +33,8 @@ def handle_report(engine: Engine, *, device_id: str, raw: bytes) -> Ack | None:
     """Verify and store one receipt; returns the ack to send, or None if it was refused."""
     with Session(engine) as session:
         device = session.get(Device, device_id)
-        if device is None or not device.is_active:
-            log.warning("receipt from an unknown or revoked box refused", extra={"device": device_id})
+        if device is None or not device.is_active or device.revoked_at is not None or not device.public_key:
+            log.warning("receipt refused: unknown, unenrolled or revoked box", extra={"device": device_id})
             return None
         key = public_key_from_b64(device.public_key)
         try:
@@ -58,6 +58,8 @@ def handle_report(engine: Engine, *, device_id: str, raw: bytes) -> Ack | None:
                 ended_at=_at(doc.ended_at_ms),
                 media_sha256=doc.media_sha256,
                 reason=doc.reason,
+                command_id=doc.command_id,
+                seconds_aired=doc.seconds_aired,
                 recorded_at=_at(doc.recorded_at_ms) or utcnow(),
                 envelope=raw.decode(),
             )

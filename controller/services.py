@@ -10,6 +10,7 @@ from audio import MediaStore
 from controller.emergency import EmergencyService
 from controller.gateway import MqttGateway
 from controller.keys import Signer
+from controller.registry import BrokerSync
 from controller.rendering import Renderer
 from controller.settings import Settings
 from controller.timelines import TimelinePublisher
@@ -27,6 +28,7 @@ class Services:
     publisher: TimelinePublisher
     gateway: MqttGateway | None
     emergencies: EmergencyService
+    broker: BrokerSync
 
     @property
     def session_cookie(self) -> str:

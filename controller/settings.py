@@ -39,6 +39,28 @@ class Settings(BaseSettings):
     mqtt_port: int = Field(default=1883, description="MQTT broker port")
     mqtt_username: str | None = Field(default=None, description="Controller's MQTT username")
     mqtt_password: str | None = Field(default=None, description="Controller's MQTT password")
+    broker_password_file: Path | None = Field(
+        default=None,
+        description="Mosquitto password file the controller writes from the registry (None: not managed)",
+    )
+    broker_acl_file: Path | None = Field(
+        default=None, description="Mosquitto ACL file the controller writes from the registry"
+    )
+    broker_pid_file: Path | None = Field(
+        default=None,
+        description="Mosquitto's pid file; the controller sends it SIGHUP after writing the files "
+        "(None: a systemd path unit reloads the broker, see systemd/)",
+    )
+    enrolment_code_hours: int = Field(
+        default=72, ge=1, le=24 * 30, description="How long a box's one-time enrolment code stays valid"
+    )
+    mqtt_public_host: str | None = Field(
+        default=None, description="Broker host handed to boxes at enrolment (default: mqtt_host)"
+    )
+    mqtt_public_port: int | None = Field(
+        default=None, description="Broker port handed to boxes at enrolment (default: mqtt_port)"
+    )
+    mqtt_public_tls: bool = Field(default=False, description="Whether boxes must use TLS to the broker")
     mqtt_client_id: str = Field(default="loa-controller", description="MQTT client id of this controller")
     topic_root: str = Field(default="loa/v1", description="Root of every MQTT topic")
     timeline_horizon_hours: int = Field(
@@ -52,7 +74,7 @@ class Settings(BaseSettings):
     leader_check_seconds: float = Field(
         default=5.0,
         gt=0,
-        description="How often a replica checks or tries the leader lock (only the leader runs periodic jobs)",
+        description="How often a replica checks or tries the leader lock (only the leader runs jobs)",
     )
     tts_engine: str = Field(default="espeak-ng", description="Text-to-speech engine for bulletins")
     tts_accent: Literal["north", "central", "south"] = Field(

@@ -31,8 +31,10 @@ class ZoneIndex:
             if zone.parent_id is not None:
                 index.children[zone.parent_id].append(zone.id)
         for device_id, zone_id in session.exec(
-            select(Device.id, Device.zone_id).where(col(Device.is_active).is_(True))
-        ).all():
+            select(Device.id, Device.zone_id).where(
+                col(Device.is_active).is_(True), col(Device.public_key).is_not(None)
+            )
+        ).all():  # a box gets timelines once enrolled, and none once revoked
             index.devices_by_zone[zone_id].append(device_id)
             index.device_zone[device_id] = zone_id
         for member in session.exec(select(DeviceGroupMember)).all():

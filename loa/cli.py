@@ -37,6 +37,20 @@ def _agent(args: argparse.Namespace) -> int:
     return agent_main(["--config", str(args.config), "--log-level", args.log_level])
 
 
+def _agent_enroll(args: argparse.Namespace) -> int:
+    from edge_agent.enroll import EnrollError, enroll
+
+    try:
+        config = enroll(
+            args.controller, args.code, args.config, args.data_dir / "device_key.pem", sink=args.sink
+        )
+    except EnrollError as exc:
+        print(f"loa agent enroll: {exc}", file=sys.stderr)
+        return 1
+    print(f"Enrolled as {config.device_id}; configuration written to {args.config}.")
+    return 0
+
+
 def _normalize(args: argparse.Namespace) -> int:
     from audio.normalize import main as normalize_main
 
@@ -66,9 +80,25 @@ def build_parser() -> argparse.ArgumentParser:
     mig = sub.add_parser("migrate", help="bring the database schema up to date")
     mig.set_defaults(func=_migrate)
 
-    agent = sub.add_parser("agent", help="run the speaker-box agent")
-    agent.add_argument("--config", type=Path, required=True, help="agent.toml")
+    agent = sub.add_parser("agent", help="run the speaker-box agent (or enrol a new box: agent enroll)")
+    agent.add_argument("--config", type=Path, default=Path("/etc/loa/agent.toml"), help="agent.toml")
     agent.set_defaults(func=_agent)
+    agent_sub = agent.add_subparsers(dest="agent_command")
+    enroll = agent_sub.add_parser(
+        "enroll", help="trade a one-time enrolment code for this box's credentials and write its config"
+    )
+    enroll.add_argument(
+        "--controller", required=True, help="the controller's URL, e.g. https://loa.example.vn"
+    )
+    enroll.add_argument("--code", required=True, help="the one-time code from the panel, e.g. ABCD-EFGH-JK")
+    enroll.add_argument("--config", type=Path, default=Path("/etc/loa/agent.toml"), help="config to write")
+    enroll.add_argument(
+        "--data-dir", type=Path, default=Path("/var/lib/loa"), help="where the box keeps its key and state"
+    )
+    enroll.add_argument(
+        "--sink", choices=["alsa", "file"], default="alsa", help="audio output of a new config"
+    )
+    enroll.set_defaults(func=_agent_enroll)
 
     normalize = sub.add_parser(
         "normalize", add_help=False, help="Vietnamese text on stdin → its spoken form on stdout [--accent A]"

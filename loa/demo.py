@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -20,12 +22,14 @@ if TYPE_CHECKING:
 
 DEMO_COMMUNE = "Xã Nghi Lộc"
 DEMO_VILLAGES = (("v-demo-1", "Xóm Đông Lộc"), ("v-demo-2", "Xóm Tây Lộc"))
+DEMO_LOCATION = (18.8226, 105.6933)  # near the commune's centre, for the map
 # Demo-only logins, printed at start; nothing outside `loa demo` creates these.
 DEMO_USERS = (
     ("editor", "Nguyễn Thị Lan", "editor"),
     ("approver", "Trần Văn Hùng", "approver"),
     ("auditor", "Lê Minh Đức", "auditor"),
     ("admin", "Quản trị tỉnh", "admin"),
+    ("technician", "Phạm Văn Kỹ", "technician"),
 )
 
 
@@ -40,11 +44,12 @@ class DemoBox:
     sink_dir: Path
 
 
-def seed_demo(settings: Settings, *, agents_root: Path, mqtt_port: int, boxes: int) -> list[DemoBox]:
-    """Province, one commune with two villages, the demo users and ``boxes`` enrolled boxes."""
+def seed_demo(settings: Settings, *, agents_root: Path, boxes: int) -> list[DemoBox]:
+    """Province, one commune with two villages, the demo users and ``boxes`` boxes registered and
+    enrolled the way real ones are (one-time code, the box's own key, its own broker account)."""
+    from controller import registry
     from controller.db import make_engine
-    from controller.devices import register_device
-    from controller.models import Device, Zone
+    from controller.models import Device, User, Zone
     from controller.seed import add_user, add_village, load_province
     from edge_agent.config import AgentConfig, write_config
     from edge_agent.identity import load_or_create_device_key
@@ -56,7 +61,7 @@ def seed_demo(settings: Settings, *, agents_root: Path, mqtt_port: int, boxes: i
     )
     result = []
     with Session(engine) as session:
-        province = load_province(session)
+        load_province(session)
         commune = session.exec(select(Zone).where(Zone.name == DEMO_COMMUNE, Zone.kind == "commune")).one()
         villages = [
             add_village(session, commune=commune, code=code, name=name) for code, name in DEMO_VILLAGES
@@ -71,38 +76,53 @@ def seed_demo(settings: Settings, *, agents_root: Path, mqtt_port: int, boxes: i
                 role=role,
                 commune_ids=communes,
             )
+        admin = session.exec(select(User).where(User.username == "admin")).one()
         for index in range(boxes):
             device_id = f"loa-{index + 1:02d}"
             folder = agents_root / device_id
-            key = load_or_create_device_key(folder)
             village = villages[0] if index < (boxes + 1) // 2 else villages[1]
-            if session.get(Device, device_id) is not None:
-                session.delete(session.get(Device, device_id))
-                session.commit()
-            _device, media_token = register_device(
+            if session.get(Device, device_id) is None:
+                _device, code = registry.register_box(
+                    session,
+                    user=admin,
+                    device_id=device_id,
+                    name=f"Cụm loa {index + 1} – {village.name}",
+                    zone_id=village.id or 0,
+                    lat=DEMO_LOCATION[0] + 0.004 * index,
+                    lon=DEMO_LOCATION[1] + (0.006 if village is villages[1] else 0.0),
+                    address=f"{village.name}, {DEMO_COMMUNE}",
+                    code_hours=1,
+                )
+            else:  # --keep: enrol the same box again, which rotates its credentials
+                code = registry.new_code(session, user=admin, device_id=device_id, code_hours=1)
+            key = load_or_create_device_key(folder)
+            creds = registry.enroll(
                 session,
-                device_id=device_id,
-                name=f"Cụm loa {index + 1} – {village.name}",
-                zone_id=village.id or 0,
+                code=code,
                 public_key=public_key_b64(key.public_key()),
+                settings=settings,
+                controller_key=controller_key,
             )
             config_path = folder / "agent.toml"
             write_config(
                 config_path,
                 AgentConfig(
                     device_id=device_id,
-                    controller_url=settings.public_url,
-                    media_token=media_token,
-                    controller_public_key=controller_key,
-                    mqtt_host="127.0.0.1",
-                    mqtt_port=mqtt_port,
+                    controller_url=creds.media_base_url,
+                    media_token=creds.media_token,
+                    controller_public_key=creds.controller_public_key,
+                    mqtt_host=creds.mqtt_host,
+                    mqtt_port=creds.mqtt_port,
+                    mqtt_username=creds.mqtt_username,
+                    mqtt_password=creds.mqtt_password,
                     data_dir=folder,
                     sink="file",
                     sink_dir=folder / "sink",
-                    zones=(village.code, commune.code, province.code),
+                    zones=creds.zones,
                 ),
             )
             result.append(DemoBox(device_id, config_path, folder / "sink"))
+        registry.BrokerSync(settings).apply(session)
     engine.dispose()
     return result
 
@@ -127,19 +147,33 @@ def run_demo(*, data_dir: Path, port: int, boxes: int, keep: bool) -> int:
         return 2
     if data_dir.exists() and not keep:
         shutil.rmtree(data_dir)
-    broker = Mosquitto(data_dir / "broker").start()
+    broker_dir = data_dir / "broker"
+    broker = Mosquitto(
+        broker_dir,
+        password_file=broker_dir / "passwords",
+        acl_file=broker_dir / "acl",
+        extra_config="use_username_as_clientid true\n",
+        user="root" if os.geteuid() == 0 else None,
+    )
     agents: list[subprocess.Popen[bytes]] = []
     try:
         settings = Settings(
             environment="demo",
             data_dir=data_dir / "controller",
             mqtt_port=broker.port,
+            mqtt_username="loa_controller",
+            mqtt_password=secrets.token_urlsafe(24),  # made per run, never stored in the repo
+            broker_password_file=broker.password_file,
+            broker_acl_file=broker.acl_file,
+            broker_pid_file=broker_dir / "mosquitto.pid",
             port=port,
             public_url=f"http://127.0.0.1:{port}",
             compile_interval_seconds=30,
         )
         migrate(settings.resolved_database_url)
-        demo_boxes = seed_demo(settings, agents_root=data_dir / "agents", mqtt_port=broker.port, boxes=boxes)
+        demo_boxes = seed_demo(settings, agents_root=data_dir / "agents", boxes=boxes)
+        broker.start()  # with the accounts the registry just wrote; anonymous access is off
+        (broker_dir / "mosquitto.pid").write_text(f"{broker.process.pid if broker.process else ''}\n")
         for box in demo_boxes:
             with (box.config_path.parent / "agent.log").open("ab") as log_file:
                 agents.append(
@@ -170,7 +204,8 @@ def _banner(*, port: int, broker_port: int, data_dir: Path, boxes: list[DemoBox]
         "",
         "Loa demo is running.",
         f"  Panel:   http://127.0.0.1:{port}/",
-        f"  Broker:  mqtt://127.0.0.1:{broker_port} (Mosquitto, config in {data_dir / 'broker'})",
+        f"  Broker:  mqtt://127.0.0.1:{broker_port} (Mosquitto, config in {data_dir / 'broker'};",
+        "           no anonymous access: each box has its own account and may touch only its own topics)",
         f"  Boxes:   {', '.join(b.device_id for b in boxes)} (what they play: {data_dir / 'agents'}/*/sink)",
         "  Logins (demo only):",
         *[f"    {role:<9} {username:<9} / {demo_password(username)}" for username, _n, role in DEMO_USERS],

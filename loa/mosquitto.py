@@ -51,16 +51,24 @@ class Mosquitto:
         *,
         port: int | None = None,
         extra_config: str = "",
-        allow_anonymous: bool = True,
+        allow_anonymous: bool | None = None,
         password_file: Path | None = None,
         acl_file: Path | None = None,
+        user: str | None = None,
     ) -> None:
+        """``allow_anonymous`` defaults to false when a password file is given, true otherwise.
+
+        ``user``: the account Mosquitto switches to when started as root (its own default is
+        ``mosquitto``, which cannot read a password file of mode 0600 owned by root when it reloads,
+        nor write persistence into a root-only folder); ``"root"`` keeps it running as root.
+        """
         self.folder = folder
         self.port = port or free_port()
         self.extra_config = extra_config
-        self.allow_anonymous = allow_anonymous
+        self.allow_anonymous = password_file is None if allow_anonymous is None else allow_anonymous
         self.password_file = password_file
         self.acl_file = acl_file
+        self.user = user
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -86,6 +94,8 @@ class Mosquitto:
             lines.append(f"password_file {self.password_file}")
         if self.acl_file is not None:
             lines.append(f"acl_file {self.acl_file}")
+        if self.user is not None:
+            lines.append(f"user {self.user}")
         self.config_path.write_text("\n".join(lines) + "\n" + self.extra_config)
         return self.config_path
 

@@ -331,3 +331,64 @@ def test_emergency_preempts_a_playing_bulletin_on_the_boxes(demo: Demo) -> None:
             "SELECT COUNT(*) FROM receipt WHERE device_id = 'loa-03' AND item_id = ?", (item_id,)
         )
         assert far.fetchone()[0] == 0  # the other village heard nothing
+
+
+def test_a_new_box_enrols_with_a_code_and_is_cut_off_when_revoked(demo: Demo) -> None:
+    import tomllib
+
+    import paho.mqtt.client as mqtt
+
+    technician = demo.token("technician")
+    zones = httpx.get(f"{demo.url}/api/v1/zones", headers=technician).json()
+    village = next(z for z in zones if z["kind"] == "village" and z["name"] == "Xóm Tây Lộc")
+    registered = httpx.post(
+        f"{demo.url}/api/v1/devices",
+        headers=technician,
+        json={"device_id": "loa-99", "name": "Loa nhà văn hóa", "zone_id": village["id"]},
+    )
+    assert registered.status_code == 201, registered.text
+    box = demo.data_dir / "enrolled-box"
+    config = box / "agent.toml"
+    code = registered.json()["enrolment_code"]
+    command = [sys.executable, "-m", "loa", "agent", "enroll", "--controller", demo.url, "--code", code]
+    enrolled = subprocess.run(
+        [*command, "--config", str(config), "--data-dir", str(box / "data"), "--sink", "file"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert enrolled.returncode == 0, enrolled.stderr
+    assert oct(config.stat().st_mode & 0o777) == "0o600"
+    settings = tomllib.loads(config.read_text())
+    with (box / "agent.log").open("wb") as log:
+        agent = subprocess.Popen(
+            [sys.executable, "-m", "loa", "agent", "--config", str(config)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+
+        def state(wanted: str) -> bool:
+            devices = httpx.get(f"{demo.url}/api/v1/devices", headers=technician).json()
+            return any(d["id"] == "loa-99" and d["state"] == wanted for d in devices)
+
+        eventually(lambda: state("online"), timeout=30, what="the enrolled box online on its own account")
+        revoked = httpx.post(f"{demo.url}/api/v1/devices/loa-99/revoke", headers=technician, json={})
+        assert revoked.status_code == 200, revoked.text
+        eventually(lambda: state("offline"), timeout=10, what="the revoked box shown offline")
+
+        refused: list[object] = []
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="loa-99", protocol=mqtt.MQTTv5)
+        client.username_pw_set(settings["mqtt_username"], settings["mqtt_password"])
+        client.on_connect = lambda _c, _u, _f, reason, _p: refused.append(reason)
+        client.connect(settings["mqtt_host"], settings["mqtt_port"])
+        client.loop_start()
+        try:
+            eventually(lambda: refused, timeout=10, what="the broker's answer to the revoked box")
+        finally:
+            client.loop_stop()
+            client.disconnect()
+        assert refused[0].is_failure, f"a revoked box must not get back in: {refused[0]}"
+    finally:
+        agent.terminate()
+        agent.wait(timeout=10)
