@@ -177,7 +177,16 @@ def create_app(settings: Settings, *, connect_mqtt: bool = True, run_jobs: bool 
     app.state.services = services
     app.state.templates = make_templates(settings)
 
-    from controller.routes import api, api_devices, api_emergencies, api_library, media, panel, panel_admin
+    from controller.routes import (
+        api,
+        api_devices,
+        api_emergencies,
+        api_library,
+        media,
+        panel,
+        panel_admin,
+        panel_registry,
+    )
 
     app.include_router(api.router)
     app.include_router(api_devices.router)
@@ -186,6 +195,7 @@ def create_app(settings: Settings, *, connect_mqtt: bool = True, run_jobs: bool 
     app.include_router(media.router)
     app.include_router(panel.router)
     app.include_router(panel_admin.router)
+    app.include_router(panel_registry.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.exception_handler(LoginRequired)

@@ -10,7 +10,16 @@ from sqlmodel import Session, col, select
 from controller import audit_log
 from controller.auth import can_touch_zone, commune_ids, require
 from controller.errors import Forbidden, InvalidInput
-from controller.models import Bulletin, Device, DeviceGroup, DeviceGroupMember, Playlist, User, Zone
+from controller.models import (
+    Bulletin,
+    Device,
+    DeviceGroup,
+    DeviceGroupMember,
+    Playlist,
+    Schedule,
+    User,
+    Zone,
+)
 from controller.schedules import Catalogue
 from playlists.playlist import PlaylistEntry, PlaylistError, expand, total_duration_ms
 from playlists.policy import ZonePolicy
@@ -114,6 +123,44 @@ def create_group(
     session.commit()
     session.refresh(group)
     return group
+
+
+def list_groups(session: Session, *, user: User) -> list[tuple[DeviceGroup, list[str]]]:
+    """Saved groups the user may use, with their boxes."""
+    require(user, "device.view")
+    query = select(DeviceGroup).order_by(col(DeviceGroup.name))
+    allowed = commune_ids(session, user)
+    if allowed is not None:
+        query = query.where(col(DeviceGroup.commune_id).in_(allowed))
+    groups = session.exec(query).all()
+    members: dict[int, list[str]] = {g.id or 0: [] for g in groups}
+    for member in session.exec(
+        select(DeviceGroupMember).where(col(DeviceGroupMember.group_id).in_(list(members)))
+    ).all():
+        members[member.group_id].append(member.device_id)
+    return [(g, sorted(members[g.id or 0])) for g in groups]
+
+
+def delete_group(session: Session, *, user: User, group_id: int) -> None:
+    """Remove a saved group; schedules that target it are refused (they would reach no box)."""
+    require(user, "schedule.write")
+    group = session.get(DeviceGroup, group_id)
+    if group is None:
+        raise InvalidInput("Không có nhóm này.", field="group_id")
+    _scope(session, user, group.commune_id)
+    in_use = session.exec(
+        select(Schedule).where(
+            Schedule.target_kind == "group", Schedule.target_group_id == group_id, Schedule.status == "active"
+        )
+    ).first()
+    if in_use is not None:
+        raise InvalidInput("Nhóm đang được dùng trong lịch phát; hãy hủy lịch đó trước.", field="group_id")
+    for member in session.exec(select(DeviceGroupMember).where(DeviceGroupMember.group_id == group_id)).all():
+        session.delete(member)
+    session.flush()  # members first: no relationship tells the unit of work the order
+    session.delete(group)
+    audit_log.record(session, actor=user, action="group.delete", object_type="group", object_id=group_id)
+    session.commit()
 
 
 def set_policy(session: Session, *, user: User, zone_id: int, policy: ZonePolicy | None) -> Zone:

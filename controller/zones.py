@@ -6,8 +6,11 @@ from collections.abc import Sequence
 
 from sqlmodel import Session, col, select
 
+from controller import audit_log
 from controller.auth import commune_ids
+from controller.errors import Forbidden, InvalidInput
 from controller.models import User, Zone
+from device_registry.csv_import import parse_villages_csv
 
 
 def descendant_ids(session: Session, zone_id: int) -> set[int]:
@@ -49,3 +52,68 @@ def targetable_zones(session: Session, *, user: User) -> Sequence[Zone]:
             session.exec(select(Zone).where(Zone.parent_id == commune.id).order_by(col(Zone.name))).all()
         )
     return result
+
+
+VILLAGE_KINDS_VI = ("thôn", "xóm", "bản", "khối", "tổ dân phố")
+
+
+def add_village(session: Session, *, user: User, commune_id: int, name: str, kind: str = "thôn") -> Zone:
+    """A village (thôn, xóm, bản, khối, tổ dân phố) of a commune the user looks after."""
+    commune = session.get(Zone, commune_id)
+    if commune is None or commune.kind != "commune":
+        raise InvalidInput("Hãy chọn xã/phường.", field="commune_id")
+    _may_edit_villages(session, user, commune)
+    village = _new_village(session, commune=commune, name=name, kind=kind)
+    audit_log.record(session, actor=user, action="village.add", object_type="zone", object_id=village.code)
+    session.commit()
+    session.refresh(village)
+    return village
+
+
+def import_villages(session: Session, *, user: User, data: bytes) -> list[Zone]:
+    """Villages from CSV (commune_code,name,kind), all or none with every line's problem listed."""
+    communes = {z.code: z for z in session.exec(select(Zone).where(Zone.kind == "commune")).all()}
+    parsed = parse_villages_csv(data, known_communes=communes.keys())
+    if not parsed.ok:
+        shown = "; ".join(str(error) for error in parsed.errors[:20])
+        raise InvalidInput(f"Không nhập được danh sách thôn/xóm: {shown}.", field="file")
+    if not parsed.rows:
+        raise InvalidInput("Tệp không có dòng nào để nhập.", field="file")
+    made = []
+    for row in parsed.rows:
+        commune = communes[row.commune_code]
+        _may_edit_villages(session, user, commune)
+        made.append(_new_village(session, commune=commune, name=row.name, kind=row.kind))
+    audit_log.record(
+        session, actor=user, action="village.import", object_type="zone", object_id="*", count=len(made)
+    )
+    session.commit()
+    return made
+
+
+def _may_edit_villages(session: Session, user: User, commune: Zone) -> None:
+    if user.role not in ("admin", "technician", "editor"):
+        raise Forbidden("Bạn không có quyền thêm thôn/xóm.")
+    allowed = commune_ids(session, user)
+    if allowed is not None and commune.id not in allowed:
+        raise Forbidden("Bạn không phụ trách xã này.")
+
+
+def _new_village(session: Session, *, commune: Zone, name: str, kind: str) -> Zone:
+    name = " ".join(name.split())
+    if not name:
+        raise InvalidInput("Cần nhập tên thôn/xóm.", field="name")
+    if kind not in VILLAGE_KINDS_VI:
+        raise InvalidInput("Loại phải là thôn, xóm, bản, khối hoặc tổ dân phố.", field="kind")
+    bare = name[len(kind) :].strip() if name.lower().startswith(kind + " ") else name
+    full = f"{kind.capitalize()} {bare}"
+    siblings = session.exec(select(Zone).where(Zone.parent_id == commune.id)).all()
+    if any(s.name.lower() == full.lower() for s in siblings):
+        raise InvalidInput(f"{commune.name} đã có {full}.", field="name")
+    number = len(siblings) + 1
+    while session.exec(select(Zone).where(Zone.code == f"{commune.code}-v{number}")).first() is not None:
+        number += 1
+    village = Zone(code=f"{commune.code}-v{number}", name=full[:200], kind="village", parent_id=commune.id)
+    session.add(village)
+    session.flush()
+    return village

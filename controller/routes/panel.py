@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from controller import asrun, bulletins, devices, lexicon, schedules
-from controller.auth import ROLE_NAMES_VI, authenticate, close_session, open_session
+from controller.auth import PERMISSIONS, ROLE_NAMES_VI, authenticate, close_session, open_session
 from controller.deps import PanelLogin, ServicesDep, SessionDep
 from controller.errors import Forbidden, InvalidInput, LoaError
 from controller.forms import rule_from_form
@@ -112,9 +112,11 @@ def logout(
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, login: PanelLogin, session: SessionDep) -> HTMLResponse:
     user = login[0]
-    waiting = bulletins.list_bulletins(session, user=user, status="submitted")
+    reads_bulletins = user.role in PERMISSIONS["bulletin.view"]  # technicians see boxes, not bulletins
+    waiting = bulletins.list_bulletins(session, user=user, status="submitted") if reads_bulletins else []
     now = utcnow()
-    upcoming = [row for row in schedules.list_schedules(session, user=user) if row[0].starts_at >= now][:10]
+    listed = schedules.list_schedules(session, user=user) if reads_bulletins else []
+    upcoming = [row for row in listed if row[0].starts_at >= now][:10]
     boxes = devices.list_devices(session, user=user)
     online = sum(1 for d, _z in boxes if d.state == "online")
     return page(
