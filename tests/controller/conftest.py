@@ -20,6 +20,7 @@ from controller.seed import add_user, add_village, load_province
 from controller.services import Services
 from controller.settings import Settings
 from playlists.signing import public_key_b64
+from tests.databases import database_url
 
 PASSWORD = "test-password-1"  # test fixture only
 
@@ -49,7 +50,10 @@ class World:
 def make_world(tmp_path: Path, *, mqtt_port: int | None = None) -> Iterator[World]:
     """A controller with demo-like data; with ``mqtt_port`` it publishes to that real broker too."""
     settings = Settings(
-        data_dir=tmp_path / "controller", environment="development", mqtt_port=mqtt_port or 1883
+        data_dir=tmp_path / "controller",
+        database_url=database_url(tmp_path),
+        environment="development",
+        mqtt_port=mqtt_port or 1883,
     )
     migrate(settings.resolved_database_url)
     app = create_app(settings, connect_mqtt=mqtt_port is not None, run_jobs=False)
