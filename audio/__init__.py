@@ -16,7 +16,7 @@ from audio.ffmpeg import (
 )
 from audio.normalize import Lexicon, LexiconError, Normalized, normalize, prepare_for_speech
 from audio.piper import PiperEngine
-from audio.render import RenderedMedia, render_text, render_upload
+from audio.render import RenderedMedia, cached_render, render_text, render_upload
 from audio.settings import ProcessingSettings
 from audio.store import MediaStore, StoredMedia
 from audio.tts import ACCENTS, TtsEngine, engine_names, get_engine
@@ -42,6 +42,7 @@ __all__ = [
     "TtsEngine",
     "TtsError",
     "UploadRejected",
+    "cached_render",
     "engine_names",
     "get_engine",
     "make_tone",

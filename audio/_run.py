@@ -35,28 +35,48 @@ def run(args: list[str], *, what: str, paths: list[Path]) -> subprocess.Complete
     return done
 
 
-def run_piped(first: list[str], second: list[str], *, what: str, paths: list[Path]) -> bytes:
-    """Run ``first | second`` and return the second's stderr; either failing fails the whole."""
+def run_piped(*commands: list[str], what: str, paths: list[Path]) -> bytes:
+    """Run ``commands`` as one pipeline (``a | b | c``) and return the last one's stderr.
+
+    Each runs in its own process, so a pipeline of ffmpegs spreads over the cores. Any of them
+    failing fails the whole; the first to fail (in pipeline order) is the one reported.
+    """
+    processes: list[subprocess.Popen[bytes]] = []
+    upstream: IO[bytes] | None = None
     try:
-        producer = subprocess.Popen(first, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    except FileNotFoundError:
-        raise AudioError(f"{what}: {first[0]} is not installed") from None
-    assert producer.stdout is not None and producer.stderr is not None
-    consumer = subprocess.Popen(
-        second, stdin=producer.stdout, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    producer.stdout.close()  # the consumer holds the read end now
-    assert consumer.stderr is not None
-    processes = (producer, consumer)
-    outputs: list[bytes] = [b"", b""]
+        for number, args in enumerate(commands):
+            last = number == len(commands) - 1
+            try:
+                process = subprocess.Popen(
+                    args,
+                    stdin=upstream,
+                    stdout=subprocess.DEVNULL if last else subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                )
+            except FileNotFoundError:
+                raise AudioError(f"{what}: {args[0]} is not installed") from None
+            if upstream is not None:
+                upstream.close()  # the new process holds the read end now
+            upstream = process.stdout
+            processes.append(process)
+    except BaseException:
+        if upstream is not None:
+            upstream.close()
+        for process in processes:
+            process.kill()
+            process.wait()
+            if process.stderr is not None:
+                process.stderr.close()
+        raise
+    outputs: list[bytes] = [b""] * len(processes)
 
     def drain(index: int, stream: IO[bytes]) -> None:
         outputs[index] = stream.read()
 
-    readers = [
-        threading.Thread(target=drain, args=(0, producer.stderr)),
-        threading.Thread(target=drain, args=(1, consumer.stderr)),
-    ]
+    readers = []
+    for index, process in enumerate(processes):
+        assert process.stderr is not None
+        readers.append(threading.Thread(target=drain, args=(index, process.stderr)))
 
     def kill_all() -> None:
         for process in processes:
@@ -75,13 +95,13 @@ def run_piped(first: list[str], second: list[str], *, what: str, paths: list[Pat
             if process.poll() is None:
                 process.kill()
                 process.wait()
-        producer.stderr.close()
-        consumer.stderr.close()
-    if codes[0] != 0:
-        _fail(what, first[0], codes[0], outputs[0], paths)
-    if codes[1] != 0:
-        _fail(f"{what} (measuring)", second[0], codes[1], outputs[1], paths)
-    return outputs[1]
+            if process.stderr is not None:
+                process.stderr.close()
+    for index, (args, code) in enumerate(zip(commands, codes, strict=True)):
+        if code != 0:
+            stage = what if index < len(commands) - 1 else f"{what} (measuring)"
+            _fail(stage, args[0], code, outputs[index], paths)
+    return outputs[-1]
 
 
 def _fail(what: str, tool: str, returncode: int, stderr_bytes: bytes, paths: list[Path]) -> None:

@@ -31,8 +31,23 @@ _SUMMARY_PEAK = re.compile(r"True peak:\s*Peak:\s*(-?(?:\d+(?:\.\d+)?|inf)) dBFS
 _SILENCE = re.compile(r"silence_(start|end): (-?\d+(?:\.\d+)?)")
 _SAMPLES = re.compile(r"n_samples: (\d+)")
 _MAX_VOLUME = re.compile(r"max_volume: (-?(?:\d+(?:\.\d+)?|inf)) dB")
+# ebur128's verbose frame log: one line per 100 ms, "t:" the frame's end, "FTPK:" its true peak.
+_FRAME_PEAK = re.compile(r"\bt: (\d+(?:\.\d+)?)\s.*?FTPK:\s*(-?(?:\d+(?:\.\d+)?|inf)) dBFS")
 _ERROR_LINE = re.compile(r"\[(?:error|fatal|panic)\] (.*)")
 MUXERS = {"opus": "ogg", "mp3": "mp3"}
+ENCODERS = {
+    # VoIP mode tunes Opus for speech. (In "audio" mode below complexity 7 libopus skips its
+    # speech analysis and codes everything with CELT at twice the asked bitrate.) 60 ms frames
+    # cost fewer bits per second of sound; a box has no use for low latency. Complexity 10: at 5,
+    # libopus 1.3 now and then emits a full-scale 5 ms burst where speech starts after silence.
+    # Wideband (8 kHz) is all the speech keeps after its 7 kHz low-pass, and coding it as such
+    # keeps the encoder in SILK mode, whose switches into CELT are where its other bursts happen.
+    "opus": [
+        *["libopus", "-application", "voip", "-frame_duration", "60", "-compression_level", "10"],
+        *["-cutoff", "8000"],
+    ],
+    "mp3": ["libmp3lame"],
+}
 _LOUDNORM_KEYS = ("input_i", "input_tp", "input_lra", "input_thresh", "target_offset")
 
 
@@ -63,6 +78,22 @@ class Loudness:
 
     integrated_lufs: float
     true_peak_dbtp: float
+
+
+@dataclass(frozen=True)
+class PeakFrame:
+    """A 100 ms frame of a measured file whose true peak passed the level asked about."""
+
+    end_s: float
+    true_peak_dbtp: float
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """What was measured on a file as it was encoded: the whole, and its frames that peak too high."""
+
+    loudness: Loudness
+    hot_frames: tuple[PeakFrame, ...]
 
 
 @dataclass(frozen=True)
@@ -186,44 +217,38 @@ def loudnorm_first_pass(inputs: Sequence[Path], graph: str, *, what: str) -> Lou
 
 
 def encode_and_measure(
-    inputs: Sequence[Path], graph: str, dst: Path, *, codec: str, bitrate_kbps: int, sample_rate: int
-) -> Loudness:
+    inputs: Sequence[Path],
+    graph: str,
+    dst: Path,
+    *,
+    codec: str,
+    bitrate_kbps: int,
+    sample_rate: int,
+    peaks_above_dbtp: float = 0.0,
+) -> Encoded:
     """Encode ``graph``'s ``[out]`` to ``dst`` (whole or absent) and measure what was encoded.
 
-    The encoded stream is decoded and measured by a second ffmpeg as it is being written, so the
-    figures are those of the file a box will play, at the cost of no extra wall time on two cores.
+    Three ffmpegs in a pipeline, so that the work spreads over the cores: one runs the filters,
+    one encodes, and one decodes the encoded stream as it is being written and measures it, so the
+    figures are those of the file a box will play. The frames whose true peak is above
+    ``peaks_above_dbtp`` are reported too.
     """
     muxer = MUXERS[codec]
-    encoder = {
-        # VoIP mode tunes Opus for speech. (In "audio" mode below complexity 7 libopus skips its
-        # speech analysis and codes everything with CELT at twice the asked bitrate.) 60 ms frames
-        # cost fewer bits per second of sound; a box has no use for low latency.
-        "opus": ["libopus", "-application", "voip", "-frame_duration", "60", "-compression_level", "5"],
-        "mp3": ["libmp3lame"],
-    }[codec]
     tmp = temporary_sibling(dst)
+    pcm = ["-ac", "1", "-ar", str(sample_rate), "-c:a", "pcm_f32le", "-f", "nut", "pipe:1"]
+    filters = [FFMPEG, *_QUIET, "-loglevel", "error", *_inputs(inputs), "-filter_complex", graph]
+    filters += ["-map", "[out]", "-map_metadata", "-1", *pcm]
     # The tee muxer writes the file (seekable: MP3 gets its Xing header) and a copy to the pipe.
     output = ["-f", "tee", f"[f={muxer}:fflags=+bitexact]{_tee_escape(url(tmp))}|[f={muxer}]pipe\\:1"]
-    encode = [
-        *[FFMPEG, *_QUIET, "-loglevel", "error", "-y", *_inputs(inputs)],
-        *[
-            "-filter_complex",
-            graph,
-            "-map",
-            "[out]",
-            "-map_metadata",
-            "-1",
-            "-ac",
-            "1",
-            "-ar",
-            str(sample_rate),
-        ],
-        *["-c:a", *encoder, "-b:a", f"{bitrate_kbps}k", "-flags:a", "+bitexact", *output],
-    ]
-    measure = [FFMPEG, *_LOGGED, "-f", muxer, "-i", "pipe:0", "-af", "ebur128=peak=true:framelog=verbose"]
+    encode = [FFMPEG, *_QUIET, "-loglevel", "error", "-y", "-f", "nut", "-i", "pipe:0", "-map", "0:a"]
+    encode += ["-map_metadata", "-1", "-c:a", *ENCODERS[codec], "-b:a", f"{bitrate_kbps}k"]
+    encode += ["-flags:a", "+bitexact", *output]
+    # At "verbose" ebur128 logs every 100 ms frame with its true peak.
+    logged = [*_QUIET, "-loglevel", "level+verbose"]
+    measure = [FFMPEG, *logged, "-f", muxer, "-i", "pipe:0", "-af", "ebur128=peak=true:framelog=verbose"]
     what = f"cannot encode {', '.join(p.name for p in inputs)}"
     try:
-        measured = run_piped(encode, [*measure, "-f", "null", "-"], what=what, paths=[*inputs, tmp])
+        measured = run_piped(filters, encode, [*measure, "-f", "null", "-"], what=what, paths=[*inputs, tmp])
         with tmp.open("rb+") as written:
             os.fsync(written.fileno())
         os.replace(tmp, dst)
@@ -231,7 +256,9 @@ def encode_and_measure(
         tmp.unlink(missing_ok=True)
         raise
     fsync_dir(dst.parent)
-    return _parse_summary(measured.decode("utf-8", "replace"), what=f"{what}: cannot measure the result")
+    text = measured.decode("utf-8", "replace")
+    loudness = _parse_summary(text, what=f"{what}: cannot measure the result")
+    return Encoded(loudness=loudness, hot_frames=_frames_above(text, peaks_above_dbtp))
 
 
 def make_chime(dst: Path, *, notes_hz: Sequence[float], note_s: float = 0.32, ring_s: float = 1.2) -> None:
@@ -282,6 +309,11 @@ def measure_loudness(path: Path) -> Loudness:
 def measure_lufs(path: Path) -> float:
     """Integrated loudness of ``path`` in LUFS (-70 for silence)."""
     return measure_loudness(path).integrated_lufs
+
+
+def _frames_above(text: str, level_dbtp: float) -> tuple[PeakFrame, ...]:
+    frames = (PeakFrame(float(end), float(peak)) for end, peak in _FRAME_PEAK.findall(text))
+    return tuple(frame for frame in frames if frame.true_peak_dbtp > level_dbtp)
 
 
 def _parse_summary(text: str, *, what: str) -> Loudness:

@@ -1,16 +1,22 @@
 """Broadcast processing: trim, fade, tame the peaks, add chimes, two-pass loudnorm, encode, measure.
 
 The filter graphs are built here as plain strings (pure, testable); ``audio.ffmpeg`` runs them.
-Three decoding passes, of which only the middle one is expensive:
+Three decoding passes:
 
 1. ``analyse``: where the sound starts and ends, how loud it is (cheap: no true-peak oversampling);
-2. loudnorm's measuring pass over the whole programme (chimes, processed speech);
-3. loudnorm in linear mode with those measurements, encoded, while a second ffmpeg decodes the
-   encoded stream and measures what the boxes will play.
+2. loudnorm's measuring pass over the whole programme (chimes, processed speech): the slowest;
+3. loudnorm in linear mode with those measurements, encoded, while another ffmpeg decodes the
+   encoded stream and measures what the boxes will play (and again if it peaks too high, below).
 
 Speech from espeak-ng peaks ~20 dB above its loudness; at -16 LUFS that would put peaks above
 0 dBTP, and loudnorm would then give up linear mode for its own dynamic limiter. So the speech is
 first levelled a little above the target and peak-limited, and only then normalised.
+
+The encoder rebuilds part of what the limiter shaved, and Opus now and then makes a 5 ms burst
+several dB above anything in its input where it switches coding mode. The limiter leaves room for
+the first; for the second, the frames of the encoded file that peak above the ceiling are turned
+down (a short, smooth dip in gain at each) and the programme is encoded again, until the file a
+box will play is under the ceiling. The loudness of the whole barely moves.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from audio.chimes import Chime, prepare_chimes
 from audio.ffmpeg import (
     SAMPLE_RATE,
     Analysis,
+    Encoded,
     Loudness,
     LoudnormStats,
     analyse,
@@ -32,6 +39,7 @@ from audio.ffmpeg import (
     loudnorm_first_pass,
     probe_duration_ms,
 )
+from audio.peaks import Correction, corrected
 from audio.settings import ProcessingSettings
 
 logger = logging.getLogger(__name__)
@@ -43,15 +51,20 @@ LOUDNESS_RANGE_LU = 11.0
 DRIVE_LU = 6.0
 # Sample peaks are limited this far below the true-peak ceiling. The ceiling holds for what goes
 # into the encoder; a lossy codec rebuilds part of what the limiter shaved (on espeak-ng speech,
-# Opus at 32 kb/s lifts peaks by ~2.5 dB, now and then by 4; MP3 by ~2), so the margin is wide
-# enough that the encoded file usually stays under the ceiling too. Its true peak is measured.
-LIMITER_MARGIN_DB = 3.5
+# Opus at 32 kb/s lifts peaks by 2.5-3.5 dB, MP3 by ~2), so the encoded file usually stays under
+# the ceiling too. Where it does not, it is corrected (below).
+LIMITER_MARGIN_DB = 4.5
 # Fast enough to shave the glottal spikes of synthetic speech without pumping between them.
 LIMITER_ATTACK_MS = 1.0
 LIMITER_RELEASE_MS = 5.0
 # Horn loudspeakers reproduce nothing above ~7 kHz; cutting there also removes the limiter's
 # distortion products, which the encoder would otherwise spend bits on and turn into new peaks.
 BANDWIDTH_HZ = 7000
+# The encoded file is made to measure this far under the ceiling: ffmpeg reports true peaks to
+# 0.1 dB, and another meter must find the file under the ceiling too.
+PEAK_SAFETY_DB = 0.1
+# Encodings after the first (audio.peaks); one is almost always enough.
+MAX_CORRECTIONS = 3
 
 
 @dataclass(frozen=True)
@@ -61,6 +74,8 @@ class Processed:
     loudness: Loudness
     duration_ms: int
     linear: bool
+    corrections: int = 0
+    """How many times the file was encoded again to bring its true peak under the ceiling."""
     timings: dict[str, float] = field(default_factory=dict, compare=False)
 
 
@@ -92,25 +107,50 @@ def process(
     linear = is_linear(stats, settings)
     if not linear:
         logger.warning("loudnorm cannot be linear for %s (%s); it will limit dynamically", src.name, stats)
-    loudness = encode_and_measure(
-        inputs,
-        f"{programme};[prog]{apply_filter(stats, settings)}[out]",
-        dst,
-        codec=settings.codec,
-        bitrate_kbps=settings.bitrate,
-        sample_rate=settings.sample_rate,
+    encoded, corrections = encode_under_ceiling(
+        inputs, f"{programme};[prog]{apply_filter(stats, settings)}", dst, settings=settings, name=src.name
     )
-    if loudness.true_peak_dbtp > settings.true_peak_dbtp:
-        logger.info(
-            "%s peaks at %.1f dBTP once encoded (%.1f dBTP before the %s encoder)",
-            src.name,
-            loudness.true_peak_dbtp,
-            min(settings.true_peak_dbtp, stats.input_tp + settings.target_lufs - stats.input_i),
-            settings.codec,
-        )
     duration_ms = probe_duration_ms(dst)
     timings["encode"] = time.perf_counter() - started
-    return Processed(loudness=loudness, duration_ms=duration_ms, linear=linear, timings=timings)
+    return Processed(
+        loudness=encoded.loudness,
+        duration_ms=duration_ms,
+        linear=linear,
+        corrections=corrections,
+        timings=timings,
+    )
+
+
+def encode_under_ceiling(
+    inputs: list[Path], chain: str, dst: Path, *, settings: ProcessingSettings, name: str
+) -> tuple[Encoded, int]:
+    """Encode ``chain`` (a graph whose last chain is open) to ``dst``, measure it, and encode it again
+    turned down where it peaks above the ceiling; returns what was measured and how many retries."""
+    aim = settings.true_peak_dbtp - PEAK_SAFETY_DB
+    correction = Correction()
+    corrections = 0
+    while True:
+        encoded = encode_and_measure(
+            inputs,
+            f"{chain}{correction.filter()}[out]",
+            dst,
+            codec=settings.codec,
+            bitrate_kbps=settings.bitrate,
+            sample_rate=settings.sample_rate,
+            peaks_above_dbtp=aim,
+        )
+        peak = encoded.loudness.true_peak_dbtp
+        if peak <= aim or corrections == MAX_CORRECTIONS:
+            break
+        correction = corrected(correction, encoded.hot_frames, aim_dbtp=aim)
+        corrections += 1
+        logger.info(
+            "%s peaks at %.1f dBTP once encoded as %s; encoding it again %.1f dB down, with %d dips",
+            *(name, peak, settings.codec, abs(correction.gain_db), len(correction.dips)),
+        )
+    if peak > aim:
+        logger.warning("%s still peaks at %.1f dBTP after %d corrections", name, peak, corrections)
+    return encoded, corrections
 
 
 def programme_graph(

@@ -51,9 +51,7 @@ def render_text(
     speech = prepare_for_speech(text)
     if not speech:
         raise TtsError("nothing to say: the text is empty")
-    key = render_key(
-        speech, engine=engine_identity(engine), accent=accent, speed=speed, settings=settings.cache_key()
-    )
+    key = _key(speech, engine=engine, accent=accent, speed=speed, settings=settings)
     if cache is not None and (hit := _from_record(cache.get(key, store=store))) is not None:
         logger.info("render cache hit for %d characters: %s", len(speech), hit.sha256)
         return hit
@@ -76,6 +74,30 @@ def render_text(
         media.true_peak_dbtp,
     )
     return media
+
+
+def cached_render(
+    text: str,
+    *,
+    engine: TtsEngine,
+    store: MediaStore,
+    cache: RenderCache,
+    accent: str = "central",
+    speed: int = 150,
+    settings: ProcessingSettings | None = None,
+) -> RenderedMedia | None:
+    """What ``render_text`` would return without rendering anything, if it has rendered it before."""
+    speech = prepare_for_speech(text)
+    if not speech:
+        return None
+    key = _key(speech, engine=engine, accent=accent, speed=speed, settings=settings or ProcessingSettings())
+    return _from_record(cache.get(key, store=store))
+
+
+def _key(speech: str, *, engine: TtsEngine, accent: str, speed: int, settings: ProcessingSettings) -> str:
+    return render_key(
+        speech, engine=engine_identity(engine), accent=accent, speed=speed, settings=settings.cache_key()
+    )
 
 
 def render_upload(

@@ -21,7 +21,7 @@ SAMPLE_RATES: dict[str, frozenset[int]] = {
 }
 # Bumped whenever the processing chain changes what it makes from the same inputs, so that the
 # render cache never hands out a file the current code would not produce.
-PIPELINE_VERSION = 1
+PIPELINE_VERSION = 2
 
 # A rising major triad for the opening chime (C5, E5, G5); the closing chime plays it falling.
 DEFAULT_CHIME_NOTES_HZ = (523.25, 659.25, 783.99)

@@ -40,7 +40,7 @@ from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 from edge_agent.config import AgentConfig, write_config  # noqa: E402
 from loa.mosquitto import Mosquitto  # noqa: E402
 from playlists.signing import key_id, public_key_b64, sign  # noqa: E402
-from playlists.wire import Ack, MediaRef, Status, Timeline, TimelineItem, Topics  # noqa: E402
+from playlists.wire import Ack, MediaRef, Status, Timeline, TimelineItem, Topics, decode_json  # noqa: E402
 
 TOKEN = "bench-media-token"
 TOPICS = Topics()
@@ -140,7 +140,7 @@ class Watcher:
             return
         with self._lock:
             if message.topic.endswith("/status"):
-                Status.model_validate_json(message.payload)
+                decode_json(Status, message.payload)
                 self.statuses[device] = json.loads(message.payload)
             else:
                 seqs = self.seqs.setdefault(device, set())
@@ -210,6 +210,7 @@ def sample(pid: int) -> tuple[float, int]:
 
 
 def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    load_at_start = round(os.getloadavg()[0], 2)  # other work on the machine skews the start errors
     key = Ed25519PrivateKey.generate()
     clips = make_clips(work)
     files, refs = {}, []
@@ -316,7 +317,12 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "idle_cpu_percent_max": round(max(cpu), 3),
         "idle_window_s": args.idle_s,
         "timeline_items_per_box": args.items + 42,
-        "host": {"cpus": os.cpu_count(), "python": platform.python_version(), "machine": platform.machine()},
+        "host": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+            "load_average": {"start": load_at_start, "end": round(os.getloadavg()[0], 2)},
+        },
         "targets": {"p99_error_ms": 20, "spread_p99_ms": 20, "idle_rss_mb": 40, "idle_cpu_percent": 0.5},
     }
 
@@ -359,6 +365,10 @@ def main() -> int:
             f" over {result['idle_window_s']:.0f} s",
         ),
         ("receipts received (distinct, acked)", f"{result['receipts']} of {2 * result['expected']}"),
+        (
+            "load average at start / end",
+            f"{result['host']['load_average']['start']} / {result['host']['load_average']['end']}",
+        ),
     ]
     width = max(len(name) for name, _ in rows)
     print("\n".join(f"{name:<{width}}  {value}" for name, value in rows))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,16 +16,24 @@ from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
 
 from audio import MediaStore, ProcessingSettings, RenderCache, get_engine
-from controller import bulletins, devices, receipts, schedules
+from controller import bulletins, checkpoints, devices, health, receipts, schedules
+from controller.alerts import STATE_VI as DEVICE_STATE_VI
+from controller.alerts import AlertRules
 from controller.asrun import OUTCOMES_VI
+from controller.commands import CommandService
 from controller.db import make_engine
 from controller.deps import LoginRequired
 from controller.emergency import EmergencyService
 from controller.errors import LoaError
 from controller.gateway import MqttGateway
+from controller.health import HealthSampler, StatusWriter
 from controller.jobs import Jobs
 from controller.keys import Signer
 from controller.leader import Leadership, lock_for
+from controller.live import DeviceHub
+from controller.metrics import Metrics
+from controller.metrics import install as install_metrics
+from controller.models import User, utcnow
 from controller.registry import BrokerSync
 from controller.rendering import Renderer
 from controller.services import Services
@@ -50,11 +58,26 @@ def check_production(settings: Settings) -> None:
         problems.append("LOA_MQTT_USERNAME/LOA_MQTT_PASSWORD are required (anonymous brokers are for demos)")
     if not settings.secure_cookies:
         problems.append("LOA_SECURE_COOKIES must be true (serve the panel over TLS)")
+    if not settings.mqtt_tls and settings.mqtt_host not in ("127.0.0.1", "::1", "localhost"):
+        problems.append(
+            "LOA_MQTT_TLS must be true for a broker on another host (passwords cross the network)"
+        )
+    if not settings.mqtt_public_tls:
+        problems.append("LOA_MQTT_PUBLIC_TLS must be true (boxes reach the broker over TLS)")
     if problems:
         raise UnsafeSettings("; ".join(problems))
 
 
-def build_services(settings: Settings, *, connect_mqtt: bool = True) -> Services:
+def build_services(
+    settings: Settings,
+    *,
+    connect_mqtt: bool = True,
+    hub: DeviceHub | None = None,
+    on_status: Callable[[str, bytes], None] | None = None,
+    metrics: Metrics | None = None,
+) -> Services:
+    """Everything a controller process holds; statuses go to ``on_status`` (the app's batching
+    writer), or are written one by one."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url)
     signer = Signer.from_file(settings.resolved_signing_key_path)
@@ -77,11 +100,15 @@ def build_services(settings: Settings, *, connect_mqtt: bool = True) -> Services
 
     def on_report(device_id: str, raw: bytes) -> None:
         ack = receipts.handle_report(engine, device_id=device_id, raw=raw)
+        if metrics is not None:
+            metrics.receipt(ack)
         if ack is not None:
             publish(topics.ack(device_id), signer.sign(ack), True)
+            if hub is not None:
+                hub.notify(device_id)  # a failed play or a command's outcome shows on live pages
 
-    def on_status(device_id: str, raw: bytes) -> None:
-        devices.handle_status(engine, device_id=device_id, raw=raw)
+    def write_status(device_id: str, raw: bytes) -> None:
+        devices.handle_status(engine, device_id=device_id, raw=raw, hub=hub)
 
     if connect_mqtt:
         gateway = MqttGateway(
@@ -90,9 +117,11 @@ def build_services(settings: Settings, *, connect_mqtt: bool = True) -> Services
             client_id=settings.mqtt_client_id,
             topics=topics,
             on_report=on_report,
-            on_status=on_status,
+            on_status=on_status or write_status,
             username=settings.mqtt_username,
             password=settings.mqtt_password,
+            tls=settings.mqtt_tls,
+            ca_file=settings.mqtt_ca_file,
         )
     return Services(
         settings=settings,
@@ -138,6 +167,7 @@ def make_templates(settings: Settings) -> Jinja2Templates:
         accents=bulletins.ACCENT_NAMES_VI,
         outcomes=OUTCOMES_VI,
         priorities=schedules.PRIORITIES_VI,
+        device_states=DEVICE_STATE_VI,
     )
     return templates
 
@@ -145,7 +175,16 @@ def make_templates(settings: Settings) -> Jinja2Templates:
 def create_app(settings: Settings, *, connect_mqtt: bool = True, run_jobs: bool = True) -> FastAPI:
     """Build a controller: panel, API, media, MQTT gateway and the periodic compile job."""
     check_production(settings)
-    services = build_services(settings, connect_mqtt=connect_mqtt)
+    hub = DeviceHub()
+    statuses = StatusWriter(sampler=HealthSampler(timedelta(seconds=settings.health_sample_seconds)), hub=hub)
+    metrics = Metrics()
+    services = build_services(
+        settings,
+        connect_mqtt=connect_mqtt,
+        hub=hub,
+        on_status=metrics.count_status(statuses.submit),
+        metrics=metrics,
+    )
     jobs = Jobs(services.engine)
     leadership = Leadership(
         lock_for(services.engine, settings.data_dir),
@@ -154,15 +193,38 @@ def create_app(settings: Settings, *, connect_mqtt: bool = True, run_jobs: bool 
         on_deposed=jobs.pause,
     )
 
+    def publish(topic: str, payload: bytes, retain: bool) -> None:
+        if services.gateway is not None:
+            services.gateway.publish(topic, payload, retain)
+
+    def prune_health() -> None:
+        health.prune_health(
+            services.engine,
+            now=utcnow(),
+            full_for=timedelta(hours=settings.health_full_hours),
+            keep_for=timedelta(days=settings.health_keep_days),
+        )
+
+    def audit_checkpoint() -> None:
+        checkpoints.write_daily(services.engine, signer=services.signer, settings=settings)
+
+    def device_summary(user: User) -> devices.DevicePage:
+        """Counts of the user's boxes for the home page (online, with an alert)."""
+        with Session(services.engine) as session:
+            return devices.summary(session, user=user, now=utcnow(), rules=AlertRules.from_settings(settings))
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if services.broker.managed:
             with Session(services.engine) as session:
                 services.broker.apply(session)  # the registry is the truth; the files follow it
+        statuses.start(services.engine)
         if services.gateway is not None:
             services.gateway.start()
         if run_jobs:
             jobs.every("compile-timelines", settings.compile_interval_seconds, services.publisher.refresh)
+            jobs.every("prune-health", 3600, prune_health)
+            jobs.every("audit-checkpoint", 3600, audit_checkpoint)
             jobs.start(paused=True)
             leadership.start()
         yield
@@ -171,11 +233,21 @@ def create_app(settings: Settings, *, connect_mqtt: bool = True, run_jobs: bool 
             jobs.stop()
         if services.gateway is not None:
             services.gateway.stop()
+        statuses.stop()
         services.engine.dispose()
 
     app = FastAPI(title="Loa", version="0.1.0", lifespan=lifespan, docs_url="/api/docs", redoc_url=None)
     app.state.services = services
     app.state.templates = make_templates(settings)
+    app.state.device_hub = hub
+    app.state.commands = CommandService(
+        signer=services.signer,
+        topics=services.topics,
+        publish=publish,
+        ttl=timedelta(seconds=settings.device_command_ttl_seconds),
+    )
+    app.state.templates.env.globals["device_summary"] = device_summary
+    install_metrics(app, metrics, services=services, is_leader=lambda: leadership.is_leader)
 
     from controller.routes import (
         api,
@@ -185,6 +257,7 @@ def create_app(settings: Settings, *, connect_mqtt: bool = True, run_jobs: bool 
         media,
         panel,
         panel_admin,
+        panel_devices,
         panel_registry,
     )
 
@@ -196,6 +269,7 @@ def create_app(settings: Settings, *, connect_mqtt: bool = True, run_jobs: bool 
     app.include_router(panel.router)
     app.include_router(panel_admin.router)
     app.include_router(panel_registry.router)
+    app.include_router(panel_devices.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.exception_handler(LoginRequired)

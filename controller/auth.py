@@ -9,6 +9,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, col, delete, select
 
+from controller import audit_log
 from controller.errors import Forbidden
 from controller.models import AuthSession, User, UserZone, Zone, utcnow
 from controller.settings import Settings
@@ -53,13 +54,24 @@ def verify_password(password: str, password_hash: str) -> bool:
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
+    """The user these credentials belong to; a failure goes into the audit log (never the password)."""
     user = session.exec(select(User).where(User.username == username.strip())).first()
     if user is None:
         verify_password(password, _DUMMY_HASH)
-        return None
-    if not verify_password(password, user.password_hash) or not user.is_active:
-        return None
+        return _login_failed(session, None, username, "unknown user")
+    if not verify_password(password, user.password_hash):
+        return _login_failed(session, user, username, "wrong password")
+    if not user.is_active:
+        return _login_failed(session, user, username, "inactive")
     return user
+
+
+def _login_failed(session: Session, user: User | None, username: str, reason: str) -> None:
+    name = username.strip()[:64]
+    audit_log.record(
+        session, actor=user, action="login.failed", object_type="user", object_id=name, reason=reason
+    )
+    session.commit()
 
 
 def open_session(session: Session, *, user: User, kind: str) -> tuple[str, AuthSession]:
@@ -69,6 +81,7 @@ def open_session(session: Session, *, user: User, kind: str) -> tuple[str, AuthS
         token_hash=token_hash(token), user_id=user.id or 0, kind=kind, csrf_token=secrets.token_urlsafe(24)
     )
     session.add(row)
+    audit_log.record(session, actor=user, action="login", object_type="user", object_id=user.id, kind=kind)
     session.commit()
     return token, row
 

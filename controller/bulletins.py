@@ -1,19 +1,25 @@
-"""Bulletins and their approval workflow: draft → submitted → approved / rejected."""
+"""Bulletins and their approval workflow: draft → submitted → approved / rejected.
+
+How a bulletin is read (engine and voice, accent, speed) is chosen when it is written, pre-filled
+from its commune's speech defaults (set by an admin, else the province's, else the settings', whose
+accent follows the province's region). Approval freezes the text, that choice and the audio the
+approver heard, by hash; nothing approved is ever rendered again.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from controller import audit_log
-from controller.auth import can_touch_zone, commune_ids, require
-from controller.errors import Conflict, InvalidInput, NotFound
+from controller.auth import PERMISSIONS, can_touch_zone, commune_ids, require
+from controller.errors import Conflict, Forbidden, InvalidInput, NotFound
 from controller.models import Bulletin, Media, User, Zone, utcnow
-from controller.rendering import Renderer
+from controller.rendering import Renderer, Speech, Voice, check_speech
 
 CATEGORIES = {
     "legal": "Phổ biến, giáo dục pháp luật",
@@ -32,9 +38,17 @@ MAX_BODY_CHARS = 30_000
 
 
 def text_sha256(bulletin: Bulletin) -> str:
-    """The hash that freezes what was approved: title, body, voice and any recording."""
-    frozen = (
-        f"{bulletin.title}\n{bulletin.accent}\n{bulletin.speed}\n{bulletin.recording_sha256}\n{bulletin.body}"
+    """The hash that freezes what was approved: title, body, how it is read, and any recording."""
+    frozen = "\n".join(
+        [
+            bulletin.title,
+            bulletin.engine,
+            bulletin.voice or "",
+            bulletin.accent,
+            str(bulletin.speed),
+            str(bulletin.recording_sha256),
+            bulletin.body,
+        ]
     )
     return hashlib.sha256(frozen.encode()).hexdigest()
 
@@ -58,11 +72,12 @@ def create_bulletin(
     commune_id: int,
     title: str,
     body: str,
+    speech: Speech,
+    voices: Collection[Voice],
     category: str = "legal",
     source_ref: str | None = None,
-    accent: str = "central",
-    speed: int = 150,
 ) -> Bulletin:
+    """A draft, read as ``speech`` says (one of ``voices``, the ones installed)."""
     require(user, "bulletin.write")
     title, body = title.strip(), body.strip()
     if not title:
@@ -75,10 +90,7 @@ def create_bulletin(
         raise InvalidInput(f"Nội dung dài quá {MAX_BODY_CHARS:,} ký tự.".replace(",", "."), field="body")
     if category not in CATEGORIES:
         raise InvalidInput("Loại bản tin không hợp lệ.", field="category")
-    if accent not in ACCENT_NAMES_VI:
-        raise InvalidInput("Giọng đọc không hợp lệ.", field="accent")
-    if not 80 <= speed <= 300:
-        raise InvalidInput("Tốc độ đọc từ 80 đến 300 từ mỗi phút.", field="speed")
+    check_speech(voice=speech.voice, accent=speech.accent, speed=speech.speed, voices=voices)
     commune = session.get(Zone, commune_id)
     if commune is None or commune.kind != "commune" or not can_touch_zone(session, user, commune):
         raise InvalidInput("Bạn không phụ trách xã này.", field="commune_id")
@@ -88,11 +100,18 @@ def create_bulletin(
         body=body,
         category=category,
         source_ref=(source_ref or "").strip() or None,
-        accent=accent,
-        speed=speed,
+        engine=speech.voice.engine,
+        voice=speech.voice.voice,
+        accent=speech.accent,
+        speed=speech.speed,
         author_id=user.id or 0,
     )
     return _saved(session, bulletin, user=user, action="bulletin.create")
+
+
+def speech_of(bulletin: Bulletin) -> Speech:
+    """How ``bulletin`` is read."""
+    return Speech(Voice(bulletin.engine, bulletin.voice), bulletin.accent, bulletin.speed)
 
 
 def get_bulletin(session: Session, *, user: User, bulletin_id: int) -> Bulletin:
@@ -127,8 +146,42 @@ def submit_bulletin(session: Session, *, user: User, bulletin: Bulletin) -> Bull
     return _saved(session, bulletin, user=user, action="bulletin.submit")
 
 
-def approve_bulletin(session: Session, *, user: User, bulletin: Bulletin, renderer: Renderer) -> Bulletin:
-    """Approve and render: the text and the audio are frozen by hash from here on."""
+def preview_bulletin(session: Session, *, user: User, bulletin: Bulletin, renderer: Renderer) -> Media:
+    """Render a bulletin not yet approved so that its editor and approver can hear it first."""
+    if user.role not in PERMISSIONS["bulletin.write"] | PERMISSIONS["bulletin.decide"]:
+        raise Forbidden("Tài khoản của bạn không có quyền thực hiện thao tác này.")
+    if bulletin.status == "approved":
+        raise Conflict("Bản tin đã duyệt: âm thanh đã được chốt.")
+    if bulletin.recording_sha256 is not None:
+        media = session.get(Media, bulletin.recording_sha256)
+        if media is None:
+            raise Conflict("Không tìm thấy tệp ghi âm của bản tin.")
+        return media
+    media = _render(session, bulletin, renderer)
+    session.commit()
+    return media
+
+
+def previewed(session: Session, *, bulletin: Bulletin, renderer: Renderer) -> Media | None:
+    """The audio approval would freeze, if it is made already: the recording, or speech rendered before."""
+    if bulletin.recording_sha256 is not None:
+        return session.get(Media, bulletin.recording_sha256)
+    if bulletin.status == "approved":
+        return session.get(Media, bulletin.media_sha256) if bulletin.media_sha256 else None
+    speech = speech_of(bulletin)
+    return renderer.rendered_before(
+        session, text=_spoken_text(bulletin), accent=speech.accent, speed=speech.speed, voice=speech.voice
+    )
+
+
+def approve_bulletin(
+    session: Session, *, user: User, bulletin: Bulletin, renderer: Renderer, heard_sha256: str | None = None
+) -> Bulletin:
+    """Approve and render: the text and the audio are frozen by hash from here on.
+
+    ``heard_sha256`` is the audio the approver listened to; if the bulletin would now sound different
+    (the lexicon changed meanwhile, say), nothing is approved and they are asked to listen again.
+    """
     require(user, "bulletin.decide")
     if bulletin.status != "submitted":
         raise Conflict("Chỉ duyệt được bản tin đang chờ duyệt.")
@@ -137,11 +190,12 @@ def approve_bulletin(session: Session, *, user: User, bulletin: Bulletin, render
         if media is None:
             raise Conflict("Không tìm thấy tệp ghi âm của bản tin.")
     else:
-        media = renderer.render_text(
-            session,
-            text=f"{bulletin.title}.\n\n{bulletin.body}",
-            accent=bulletin.accent,
-            speed=bulletin.speed,
+        media = _render(session, bulletin, renderer)
+    if heard_sha256 and heard_sha256 != media.sha256:
+        session.commit()  # the new audio is kept, for the approver to hear
+        raise Conflict(
+            "Âm thanh của bản tin đã thay đổi từ lúc bạn nghe thử (có thể từ điển phát âm vừa được sửa). "
+            "Vui lòng nghe lại trước khi duyệt."
         )
     bulletin.status = "approved"
     bulletin.approver_id = user.id
@@ -156,6 +210,17 @@ def approve_bulletin(session: Session, *, user: User, bulletin: Bulletin, render
         action="bulletin.approve",
         text_sha256=bulletin.text_sha256,
         media_sha256=media.sha256,
+    )
+
+
+def _spoken_text(bulletin: Bulletin) -> str:
+    return f"{bulletin.title}.\n\n{bulletin.body}"
+
+
+def _render(session: Session, bulletin: Bulletin, renderer: Renderer) -> Media:
+    speech = speech_of(bulletin)
+    return renderer.render_text(
+        session, text=_spoken_text(bulletin), accent=speech.accent, speed=speech.speed, voice=speech.voice
     )
 
 

@@ -15,13 +15,14 @@ from sqlmodel import Session, col, select
 from controller import audit_log
 from controller.auth import can_touch_zone, commune_ids
 from controller.bulletins import approve_bulletin
+from controller.commands import sign_command
 from controller.errors import Conflict, Forbidden, InvalidInput, NotFound
 from controller.keys import Signer
 from controller.models import Bulletin, Emergency, Media, User, Zone, utcnow
 from controller.rendering import Renderer
 from controller.settings import Settings
 from controller.zones import visible_zone_ids
-from playlists.wire import Command, MediaRef, PlayNowArgs, TimelineItem, Topics
+from playlists.wire import MediaRef, PlayNowArgs, TimelineItem, Topics, to_dict
 
 Publish = Callable[[str, bytes, bool], None]
 DECIDERS = {"admin", "approver"}
@@ -221,7 +222,7 @@ class EmergencyService:
         args = PlayNowArgs(item=item, repeat=emergency.repeat, after=emergency.after)  # type: ignore[arg-type]
         codes = self._zone_codes(session, emergency)
         for code in codes:
-            self._command(code, "play_now", args.model_dump(mode="json"), f"e{emergency.id}-{code}")
+            self._command(code, "play_now", to_dict(args), f"e{emergency.id}-{code}")
         emergency.status, emergency.sent_at = "sent", now
         session.add(emergency)
         audit_log.record(
@@ -236,18 +237,16 @@ class EmergencyService:
         session.commit()
 
     def _command(self, code: str, name: str, args: dict[str, object], command_id: str) -> None:
-        now = utcnow()
-        command = Command(
-            id=command_id,
+        envelope = sign_command(
+            self.signer,
+            command_id=command_id,
             target=f"zone:{code}",
-            issued_at_ms=int(now.timestamp() * 1000),
-            expires_at_ms=int(
-                (now + timedelta(seconds=self.settings.emergency_command_ttl_seconds)).timestamp() * 1000
-            ),
-            name=name,  # type: ignore[arg-type]
+            name=name,
             args=args,
+            now=utcnow(),
+            ttl=timedelta(seconds=self.settings.emergency_command_ttl_seconds),
         )
-        self.publish(self.topics.zone_command(code), self.signer.sign(command), False)
+        self.publish(self.topics.zone_command(code), envelope, False)
 
     def _zone_codes(self, session: Session, emergency: Emergency) -> list[str]:
         ids = json.loads(emergency.zone_ids_json)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import ssl
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -18,6 +19,7 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[str, bytes], None]  # device id, payload
 SESSION_EXPIRY_S = 7 * 24 * 3600
+SHARED_GROUP = "$share/loa-controllers/"
 
 
 class MqttGateway:
@@ -36,6 +38,7 @@ class MqttGateway:
         username: str | None = None,
         password: str | None = None,
         tls: bool = False,
+        ca_file: Path | None = None,
     ) -> None:
         self.host, self.port, self.topics = host, port, topics
         self._on_report, self._on_status, self._on_connected = on_report, on_status, on_connect
@@ -46,7 +49,7 @@ class MqttGateway:
         if username:
             self.client.username_pw_set(username, password)
         if tls:
-            self.client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
+            self.client.tls_set(ca_certs=str(ca_file) if ca_file else None, cert_reqs=ssl.CERT_REQUIRED)
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
         self.client.on_connect = self._handle_connect
         self.client.on_disconnect = self._handle_disconnect
@@ -76,7 +79,10 @@ class MqttGateway:
             log.error("broker refused the controller: %s", reason)
             return
         self.connected = True
-        client.subscribe([(self.topics.all_reports(), 1), (self.topics.all_statuses(), 1)])
+        # Receipts through an MQTT 5 shared subscription: with several controller replicas, each
+        # receipt goes to one of them (the database dedupes on (device, seq) anyway). Statuses go to
+        # every replica, so each can push live updates to its own panel users.
+        client.subscribe([(SHARED_GROUP + self.topics.all_reports(), 1), (self.topics.all_statuses(), 1)])
         log.info("controller connected to the broker", extra={"host": self.host, "port": self.port})
         if self._on_connected is not None:
             self._on_connected()

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from pydantic import BaseModel
 
 from playlists.signing import key_id, load_or_create_private_key, public_key_b64, sign
+from playlists.wire import WireDocument
 
 
 @dataclass(frozen=True)
@@ -28,5 +28,5 @@ class Signer:
     def public_key_b64(self) -> str:
         return public_key_b64(self.private_key.public_key())
 
-    def sign(self, document: BaseModel) -> bytes:
+    def sign(self, document: WireDocument) -> bytes:
         return sign(document, self.private_key, self.kid)

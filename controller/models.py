@@ -26,6 +26,20 @@ class Zone(SQLModel, table=True):
         sa_column=Column(Text),
         description="playlists.policy.ZonePolicy, for this zone and below",
     )
+    speech_engine: str | None = Field(
+        default=None,
+        max_length=32,
+        description="TTS engine of new bulletins here and below (with speech_voice); None: as the parent",
+    )
+    speech_voice: str | None = Field(
+        default=None, max_length=100, description="Voice of speech_engine (a Piper voice's name), or None"
+    )
+    speech_accent: str | None = Field(
+        default=None, max_length=16, description="Accent of new bulletins here and below; None: as the parent"
+    )
+    speech_speed: int | None = Field(
+        default=None, description="Words per minute of new bulletins here and below; None: as the parent"
+    )
 
 
 class User(SQLModel, table=True):
@@ -108,6 +122,10 @@ class Bulletin(SQLModel, table=True):
     body: str = Field(sa_column=Column(Text, nullable=False))
     category: str = Field(default="legal", max_length=32)
     source_ref: str | None = Field(default=None, max_length=300)
+    engine: str = Field(default="espeak-ng", max_length=32, description="TTS engine (audio.tts registry)")
+    voice: str | None = Field(
+        default=None, max_length=100, description="The engine's voice (a Piper voice's name); None: its own"
+    )
     accent: str = Field(default="central", max_length=16)
     speed: int = Field(default=150, description="Words per minute of the speech engine")
     recording_sha256: str | None = Field(
@@ -229,6 +247,13 @@ class Receipt(SQLModel, table=True):
     recorded_at: datetime
     received_at: datetime = Field(default_factory=utcnow)
     envelope: str = Field(sa_column=Column(Text, nullable=False))
+    chain_seq: int | None = Field(
+        default=None, nullable=False, unique=True, index=True, description="Place in the receipt hash chain"
+    )
+    prev_hash: str | None = Field(default=None, nullable=False, max_length=64)
+    hash: str | None = Field(
+        default=None, nullable=False, max_length=64, description="See controller/audit_chain.py"
+    )
 
 
 class LexiconEntry(SQLModel, table=True):
@@ -245,7 +270,7 @@ class LexiconEntry(SQLModel, table=True):
 
 
 class AuditEvent(SQLModel, table=True):
-    """Who decided what, when (hash-chained by a later issue)."""
+    """Who decided what, when; hash-chained (controller/audit_chain.py), written by audit_log.record."""
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(default_factory=utcnow, index=True)
@@ -254,6 +279,31 @@ class AuditEvent(SQLModel, table=True):
     object_type: str = Field(max_length=32)
     object_id: str = Field(max_length=64)
     detail: str | None = Field(default=None, sa_column=Column(Text))
+    seq: int | None = Field(
+        default=None, nullable=False, unique=True, index=True, description="1, 2, 3, … without gaps"
+    )
+    prev_hash: str | None = Field(default=None, nullable=False, max_length=64)
+    hash: str | None = Field(
+        default=None, nullable=False, max_length=64, description="See controller/audit_chain.py"
+    )
+
+
+class ChainHead(SQLModel, table=True):
+    """The last entry of a hash chain ("audit" or "receipt"); appends update it first, which
+    serialises them across threads and replicas."""
+
+    name: str = Field(primary_key=True, max_length=16)
+    seq: int = 0
+    hash: str = Field(max_length=64)
+
+
+class AuditCheckpoint(SQLModel, table=True):
+    """A signed statement of both chains' heads (controller/checkpoints.py), one a day or more."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    day: str = Field(index=True, max_length=10, description="The local date it was made (LOA_TIMEZONE)")
+    at: datetime = Field(default_factory=utcnow)
+    envelope: str = Field(sa_column=Column(Text, nullable=False), description="Signed JSON, as exported")
 
 
 class EnrolmentCode(SQLModel, table=True):

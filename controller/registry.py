@@ -10,6 +10,7 @@ rewritten and reloaded), stops its media token and makes its receipts refused.
 
 from __future__ import annotations
 
+import grp
 import logging
 import math
 import secrets
@@ -219,7 +220,14 @@ def enroll(
     entry.used_at = now
     session.add(device)
     session.add(entry)
-    audit_log.record(session, actor=None, action="device.enroll", object_type="device", object_id=device.id)
+    audit_log.record(  # the key, so receipts signed before a re-enrolment still verify
+        session,
+        actor=None,
+        action="device.enroll",
+        object_type="device",
+        object_id=device.id,
+        public_key=public_key,
+    )
     session.commit()
     return Enrolment(
         device_id=device.id,
@@ -269,10 +277,15 @@ def broker_accounts(session: Session, settings: Settings) -> BrokerAccounts:
         raise InvalidInput("LOA_MQTT_PASSWORD is needed when the controller manages the broker's accounts")
     index = ZoneIndex.load(session)
     boxes = session.exec(select(Device).where(col(Device.mqtt_password_hash).is_not(None))).all()
+    own = settings.mqtt_username or CONTROLLER_USERNAME
+    password_hash = mosquitto_hash(settings.mqtt_password)
+    others = [name.strip() for name in settings.mqtt_controller_usernames.split(",") if name.strip()]
     return BrokerAccounts(
-        controller=ControllerAccount(
-            username=settings.mqtt_username or CONTROLLER_USERNAME,
-            password_hash=mosquitto_hash(settings.mqtt_password),
+        controller=ControllerAccount(username=own, password_hash=password_hash),
+        replicas=tuple(
+            ControllerAccount(username=name, password_hash=password_hash)
+            for name in dict.fromkeys(others)
+            if name != own
         ),
         boxes=tuple(
             BoxAccount(
@@ -308,11 +321,15 @@ class BrokerSync:
         if password_file is None or acl_file is None:
             return False
         pid_file = self.settings.broker_pid_file
+        group = self.settings.broker_files_group
         apply_broker_accounts(
             broker_accounts(session, self.settings),
             password_file=password_file,
             acl_file=acl_file,
             reload=pid_file if pid_file is not None and pid_file.exists() else _no_reload,
+            # Mosquitto re-reads the files as its own user on reload; it must be able to read them.
+            owner=(-1, grp.getgrnam(group).gr_gid) if group else None,
+            mode=0o640 if group else 0o600,
         )
         log.info("broker accounts written", extra={"password_file": str(password_file)})
         return True

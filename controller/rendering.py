@@ -1,13 +1,17 @@
-"""Turning bulletins into stored audio through audio/: the province lexicon, TTS, processing, the store."""
+"""How bulletins are spoken: the voices installed, each zone's speech defaults, and rendering through
+audio/ (the province lexicon, TTS, processing, the media store)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from audio import (
+    ACCENTS,
     AudioError,
     MediaStore,
     ProcessingSettings,
@@ -15,12 +19,25 @@ from audio import (
     RenderedMedia,
     TtsEngine,
     UploadRejected,
+    cached_render,
+    engine_names,
+    get_engine,
     render_text,
     render_upload,
 )
-from controller.errors import InvalidInput, LoaError
+from controller import audit_log
+from controller.errors import Forbidden, InvalidInput, LoaError
 from controller.lexicon import spoken_form
-from controller.models import Media
+from controller.models import Media, User, Zone
+from controller.settings import Settings
+
+PIPER = "piper"
+VOICES_FOLDER = "voices"
+MIN_SPEED, MAX_SPEED = 80, 300
+# The accent of each province (codes after the 2025 reorganisation) by its region: the North; the
+# North Central, Central Coast and Highlands; the South. Nghệ An (40) is North Central.
+_CENTRAL = {38, 40, 42, 44, 46, 48, 51, 52, 56, 66, 68}
+_SOUTH = {75, 79, 80, 82, 86, 91, 92, 96}
 
 
 class RenderFailed(LoaError):
@@ -28,20 +45,111 @@ class RenderFailed(LoaError):
     title = "Không tạo được âm thanh"
 
 
+@dataclass(frozen=True)
+class Voice:
+    """An engine and one of its voices, as a bulletin names them (``voice`` None: the engine's own)."""
+
+    engine: str
+    voice: str | None = None
+
+    @property
+    def key(self) -> str:
+        """One form value for both: ``espeak-ng``, ``piper:vi_VN-vais1000-medium``."""
+        return f"{self.engine}:{self.voice}" if self.voice else self.engine
+
+    @property
+    def label(self) -> str:
+        """How the panel names it."""
+        if self.engine == "espeak-ng":
+            return "espeak-ng (giọng theo vùng miền)"
+        return f"{self.engine.capitalize()}: {self.voice}" if self.voice else self.engine
+
+    @classmethod
+    def from_key(cls, key: str) -> Voice:
+        engine, _, voice = key.strip().partition(":")
+        return cls(engine=engine, voice=voice or None)
+
+
+@dataclass(frozen=True)
+class Speech:
+    """How a bulletin is read: engine and voice, accent, words per minute."""
+
+    voice: Voice
+    accent: str
+    speed: int
+
+
+def region_accent(province_code: int | None) -> str:
+    """The accent spoken in a province's region (Central where the province is unknown)."""
+    if province_code in _SOUTH:
+        return "south"
+    if province_code in _CENTRAL or province_code is None:
+        return "central"
+    return "north"
+
+
 @dataclass
 class Renderer:
+    """Speaks bulletins with the engine and voice each one names; engines are built once, on first use.
+
+    ``engine`` is the engine built at start-up for the configured default engine; a bulletin that
+    names that engine without a voice is spoken by it. Piper voices are the ``<name>.onnx`` files
+    (with ``<name>.onnx.json`` beside) in ``voices_dir``, by default ``voices/`` beside the media store.
+    """
+
     engine: TtsEngine
     store: MediaStore
     settings: ProcessingSettings
     cache: RenderCache | None = None
+    voices_dir: Path | None = None
+    _default: str = field(init=False, repr=False)
+    _engines: dict[Voice, TtsEngine] = field(default_factory=dict, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
-    def render_text(self, session: Session, *, text: str, accent: str, speed: int = 150) -> Media:
+    def __post_init__(self) -> None:
+        self._default = self.engine.name
+
+    @property
+    def piper_voices_dir(self) -> Path:
+        """Where Piper voices are installed."""
+        return self.voices_dir or self.store.root.parent / VOICES_FOLDER
+
+    def voices(self) -> list[Voice]:
+        """What a bulletin may be spoken with: every engine's own voice and every Piper voice installed."""
+        found: list[Voice] = []
+        for name in engine_names():
+            if name != PIPER:
+                found.append(Voice(name))
+                continue
+            folder = self.piper_voices_dir
+            models = sorted(folder.glob("*.onnx")) if folder.is_dir() else []
+            found += [Voice(PIPER, m.stem) for m in models if m.with_name(f"{m.name}.json").is_file()]
+        return found
+
+    def engine_for(self, voice: Voice) -> TtsEngine:
+        """The engine that speaks with ``voice`` (TtsError if it cannot be built)."""
+        if voice == Voice(self._default):
+            return self.engine
+        with self._lock:
+            engine = self._engines.get(voice)
+            if engine is None:
+                if voice.engine == PIPER:
+                    model = self.piper_voices_dir / f"{Path(voice.voice or '').name}.onnx"
+                    engine = get_engine(PIPER, model_path=model)
+                else:
+                    engine = get_engine(voice.engine)
+                self._engines[voice] = engine
+            return engine
+
+    def render_text(
+        self, session: Session, *, text: str, accent: str, speed: int = 150, voice: Voice | None = None
+    ) -> Media:
         """Normalise with the province lexicon, speak, process, store by sha256 and record it."""
         spoken = spoken_form(session, text=text, accent=accent).text
         try:
             rendered = render_text(
                 spoken,
-                engine=self.engine,
+                engine=self.engine_for(voice or Voice(self._default)),
                 store=self.store,
                 accent=accent,
                 speed=speed,
@@ -51,6 +159,28 @@ class Renderer:
         except AudioError as exc:
             raise RenderFailed(f"Không tạo được âm thanh cho bản tin: {exc}") from exc
         return self._record(session, rendered)
+
+    def rendered_before(
+        self, session: Session, *, text: str, accent: str, speed: int = 150, voice: Voice | None = None
+    ) -> Media | None:
+        """The audio ``render_text`` would return, if it is made already (nothing is rendered)."""
+        if self.cache is None:
+            return None
+        spoken = spoken_form(session, text=text, accent=accent).text
+        try:
+            engine = self.engine_for(voice or Voice(self._default))
+            hit = cached_render(
+                spoken,
+                engine=engine,
+                store=self.store,
+                cache=self.cache,
+                accent=accent,
+                speed=speed,
+                settings=self.settings,
+            )
+        except AudioError:
+            return None  # a voice that cannot be used is reported when rendering
+        return session.get(Media, hit.sha256) if hit is not None else None
 
     def render_upload(self, session: Session, *, path: Path) -> Media:
         """Check an uploaded recording and store our own broadcast-ready transcode of it."""
@@ -77,3 +207,107 @@ class Renderer:
             session.add(media)
             session.flush()
         return media
+
+
+def speech_defaults(session: Session, *, zone_id: int, settings: Settings) -> Speech:
+    """How new bulletins of a zone are read: its own choices, else its parents', else the settings'."""
+    voice: Voice | None = None
+    accent: str | None = None
+    speed: int | None = None
+    province_code: int | None = None
+    zone = session.get(Zone, zone_id)
+    seen: set[int] = set()
+    while zone is not None and zone.id not in seen:
+        seen.add(zone.id or 0)
+        if voice is None and zone.speech_engine:
+            voice = Voice(zone.speech_engine, zone.speech_voice)
+        accent = accent or zone.speech_accent
+        speed = speed or zone.speech_speed
+        if zone.kind == "province" and zone.code[1:].isdigit():
+            province_code = int(zone.code[1:])
+        zone = session.get(Zone, zone.parent_id) if zone.parent_id else None
+    return Speech(
+        voice=voice or Voice(settings.tts_engine),
+        accent=accent or settings.tts_accent or region_accent(province_code),
+        speed=speed or settings.tts_speed,
+    )
+
+
+def chosen_speech(
+    defaults: Speech, *, voice: str | None = None, accent: str | None = None, speed: int | str | None = None
+) -> Speech:
+    """What a form or a request asks for, ``defaults`` filling in what it leaves out."""
+    speed = parse_speed(speed) if isinstance(speed, str) else speed
+    return Speech(
+        voice=Voice.from_key(voice) if voice and voice.strip() else defaults.voice,
+        accent=accent or defaults.accent,
+        speed=defaults.speed if speed is None else speed,
+    )
+
+
+def parse_speed(text: str) -> int | None:
+    """Words per minute as typed in a form (None if left empty)."""
+    text = text.strip()
+    if text and not text.isdigit():
+        raise InvalidInput("Tốc độ đọc phải là một số từ mỗi phút, ví dụ 150.", field="speed")
+    return int(text) if text else None
+
+
+def check_speech(
+    *, voice: Voice | None, accent: str | None, speed: int | None, voices: Collection[Voice]
+) -> None:
+    """InvalidInput (in Vietnamese, naming the field) for a part that cannot be used; None: not chosen."""
+    if voice is not None and voice not in voices:
+        raise InvalidInput("Giọng máy đọc này chưa được cài trên máy chủ.", field="voice")
+    if accent is not None and accent not in ACCENTS:
+        raise InvalidInput("Giọng đọc không hợp lệ.", field="accent")
+    if speed is not None and not MIN_SPEED <= speed <= MAX_SPEED:
+        raise InvalidInput(f"Tốc độ đọc từ {MIN_SPEED} đến {MAX_SPEED} từ mỗi phút.", field="speed")
+
+
+def speech_table(session: Session, *, settings: Settings) -> list[tuple[Zone, Speech]]:
+    """The province, then its communes by name, each with how its new bulletins are read."""
+    zones = session.exec(
+        select(Zone).where(col(Zone.kind).in_(("province", "commune"))).order_by(col(Zone.name))
+    ).all()
+    ordered = sorted(zones, key=lambda z: z.kind != "province")
+    return [(z, speech_defaults(session, zone_id=z.id or 0, settings=settings)) for z in ordered]
+
+
+def set_speech_defaults(
+    session: Session,
+    *,
+    user: User,
+    zone_id: int,
+    voice: Voice | None,
+    accent: str | None,
+    speed: int | None,
+    voices: Collection[Voice],
+) -> Zone:
+    """An admin sets how new bulletins of a commune (or the province) are read; None: as the parent.
+
+    Bulletins already written keep their own choice; approved ones keep their audio.
+    """
+    if user.role != "admin":
+        raise Forbidden("Chỉ quản trị tỉnh được đặt giọng đọc mặc định.")
+    zone = session.get(Zone, zone_id)
+    if zone is None or zone.kind not in ("province", "commune"):
+        raise InvalidInput("Chọn tỉnh hoặc một xã/phường.", field="zone_id")
+    check_speech(voice=voice, accent=accent, speed=speed, voices=voices)
+    zone.speech_engine = voice.engine if voice else None
+    zone.speech_voice = voice.voice if voice else None
+    zone.speech_accent, zone.speech_speed = accent, speed
+    session.add(zone)
+    audit_log.record(
+        session,
+        actor=user,
+        action="zone.speech",
+        object_type="zone",
+        object_id=zone.id,
+        voice=voice.key if voice else None,
+        accent=accent,
+        speed=speed,
+    )
+    session.commit()
+    session.refresh(zone)
+    return zone

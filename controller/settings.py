@@ -35,8 +35,24 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address `loa serve` binds to")
     port: int = Field(default=8000, description="Port `loa serve` listens on")
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Comma-separated addresses of reverse proxies whose X-Forwarded-For/-Proto headers "
+        "`loa serve` trusts (the client's address and https); '*' trusts any (only behind a firewall)",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="Log lines as text, or one JSON object per line (for log collectors)"
+    )
     mqtt_host: str = Field(default="127.0.0.1", description="MQTT broker host")
     mqtt_port: int = Field(default=1883, description="MQTT broker port")
+    mqtt_tls: bool = Field(
+        default=False, description="Connect to the broker over TLS (the broker's certificate is verified)"
+    )
+    mqtt_ca_file: Path | None = Field(
+        default=None,
+        description="PEM file of the CA that signed the broker's certificate (needs mqtt_tls); "
+        "default: the system's trust store",
+    )
     mqtt_username: str | None = Field(default=None, description="Controller's MQTT username")
     mqtt_password: str | None = Field(default=None, description="Controller's MQTT password")
     broker_password_file: Path | None = Field(
@@ -51,6 +67,12 @@ class Settings(BaseSettings):
         description="Mosquitto's pid file; the controller sends it SIGHUP after writing the files "
         "(None: a systemd path unit reloads the broker, see systemd/)",
     )
+    broker_files_group: str | None = Field(
+        default=None,
+        description="Group given read access to the broker files (mode 0640), e.g. mosquitto when the "
+        "controller runs as another user than the broker; the controller's user must belong to it "
+        "(None: mode 0600, readable by the controller's user only)",
+    )
     enrolment_code_hours: int = Field(
         default=72, ge=1, le=24 * 30, description="How long a box's one-time enrolment code stays valid"
     )
@@ -61,6 +83,11 @@ class Settings(BaseSettings):
         default=None, description="Broker port handed to boxes at enrolment (default: mqtt_port)"
     )
     mqtt_public_tls: bool = Field(default=False, description="Whether boxes must use TLS to the broker")
+    mqtt_controller_usernames: str = Field(
+        default="",
+        description="Comma-separated broker usernames of every controller replica (the same list on each; "
+        "each replica's own LOA_MQTT_USERNAME among them); empty: one controller",
+    )
     mqtt_client_id: str = Field(default="loa-controller", description="MQTT client id of this controller")
     topic_root: str = Field(default="loa/v1", description="Root of every MQTT topic")
     timeline_horizon_hours: int = Field(
@@ -76,9 +103,21 @@ class Settings(BaseSettings):
         gt=0,
         description="How often a replica checks or tries the leader lock (only the leader runs jobs)",
     )
-    tts_engine: str = Field(default="espeak-ng", description="Text-to-speech engine for bulletins")
-    tts_accent: Literal["north", "central", "south"] = Field(
-        default="central", description="Default accent of rendered bulletins (Nghệ An speaks Central)"
+    tts_engine: str = Field(
+        default="espeak-ng",
+        description="Text-to-speech engine of bulletins where no commune or province default is set in "
+        "the panel (Piper voices are chosen there: the .onnx files in data_dir/voices)",
+    )
+    tts_accent: Literal["north", "central", "south"] | None = Field(
+        default=None,
+        description="Accent of bulletins where no commune or province default is set in the panel; "
+        "unset: the accent of the province's region (Nghệ An, North Central: central)",
+    )
+    tts_speed: int = Field(
+        default=150,
+        ge=80,
+        le=300,
+        description="Reading speed in words per minute where no commune or province default is set",
     )
     emergency_two_person: bool = Field(
         default=False, description="An emergency broadcast needs a second authorised person to confirm it"
@@ -106,6 +145,41 @@ class Settings(BaseSettings):
     )
     session_max_hours: int = Field(default=12, ge=1, description="A panel session ends this long after login")
     timezone: str = Field(default="Asia/Ho_Chi_Minh", description="Wall-clock zone shown in the panel")
+    status_interval_seconds: int = Field(
+        default=60,
+        ge=5,
+        description="How often boxes send their status (the agent's default); a box that says it is online "
+        "but has sent nothing for 3 times this counts as offline",
+    )
+    offline_alert_minutes: int = Field(
+        default=30, ge=1, description="A box offline for longer than this gets an alert in the panel"
+    )
+    health_sample_seconds: int = Field(
+        default=50,
+        ge=0,
+        description="At most one health-history row per box per this many seconds (every change between "
+        "online and offline is kept too); 0 keeps every status",
+    )
+    health_full_hours: int = Field(
+        default=24,
+        ge=1,
+        description="Health history is kept in full this long, then as one row per box per hour",
+    )
+    health_keep_days: int = Field(default=30, ge=1, description="Health history older than this is deleted")
+    device_command_ttl_seconds: int = Field(
+        default=300,
+        ge=10,
+        description="A remote command (volume, stop, test tone, resync, restart) the box has not confirmed "
+        "within this time is shown as expired; the box ignores it after that",
+    )
+    map_tile_url: str = Field(
+        default="",
+        description="Leaflet tile URL template of the panel's map, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+        " or a tile server of your own; empty: no background map (nothing is fetched from the internet)",
+    )
+    map_tile_attribution: str = Field(
+        default="", description="Attribution shown on the map for those tiles (e.g. © OpenStreetMap)"
+    )
 
     def model_post_init(self, _context: object) -> None:
         unknown = sorted(
@@ -115,6 +189,8 @@ class Settings(BaseSettings):
         )
         if unknown:
             raise ValueError(f"unknown setting(s) {', '.join(unknown)}; see docs/configuration.md")
+        if self.mqtt_ca_file is not None and not self.mqtt_tls:
+            raise ValueError("LOA_MQTT_CA_FILE needs LOA_MQTT_TLS=true")
 
     @property
     def resolved_database_url(self) -> str:

@@ -122,6 +122,13 @@ class BrokerAccounts:
     controller: ControllerAccount
     boxes: tuple[BoxAccount, ...]
     topic_root: str = "loa/v1"
+    replicas: tuple[ControllerAccount, ...] = ()
+    """Accounts of further controller replicas, with the controller's rights: replicas need a
+    username each, because ``use_username_as_clientid`` makes one username one connection."""
+
+    @property
+    def controllers(self) -> tuple[ControllerAccount, ...]:
+        return (self.controller, *self.replicas)
 
 
 def mosquitto_hash(password: str, *, iterations: int = DEFAULT_ITERATIONS, salt: bytes | None = None) -> str:
@@ -158,7 +165,7 @@ def password_matches(password: str, stored: str) -> bool:
 def password_file_text(accounts: BrokerAccounts) -> str:
     """The password file: the controller, then every box not revoked, sorted by device id."""
     _check(accounts)
-    lines = [f"{accounts.controller.username}:{accounts.controller.password_hash}"]
+    lines = [f"{controller.username}:{controller.password_hash}" for controller in accounts.controllers]
     lines += [f"{box.device_id}:{box.password_hash}" for box in _active(accounts.boxes)]
     return "\n".join(lines) + "\n"
 
@@ -174,16 +181,19 @@ def acl_file_text(accounts: BrokerAccounts) -> str:
         *(f"pattern read {topic}" for topic in own),
         f"pattern write {topics.status('%u')}",
         f"pattern write {topics.report('%u')}",
-        "",
-        "# The controller.",
-        f"user {accounts.controller.username}",
-        f"topic read {topics.status('+')}",
-        f"topic read {topics.report('+')}",
-        f"topic write {topics.timeline('+')}",
-        f"topic write {topics.command('+')}",
-        f"topic write {topics.ack('+')}",
-        f"topic write {topics.zone_command('+')}",
     ]
+    for controller in accounts.controllers:
+        lines += [
+            "",
+            "# The controller." if controller is accounts.controller else "# A controller replica.",
+            f"user {controller.username}",
+            f"topic read {topics.status('+')}",
+            f"topic read {topics.report('+')}",
+            f"topic write {topics.timeline('+')}",
+            f"topic write {topics.command('+')}",
+            f"topic write {topics.ack('+')}",
+            f"topic write {topics.zone_command('+')}",
+        ]
     for box in _active(accounts.boxes):
         if box.zones:
             lines += ["", f"user {box.device_id}"]
@@ -241,14 +251,17 @@ def _check(accounts: BrokerAccounts) -> None:
     # line, a wildcard or a separator.
     if not _ROOT_RE.match(accounts.topic_root):
         raise BrokerConfigError(f"topic root {accounts.topic_root!r} must be plain topic levels")
-    controller = accounts.controller
-    if not _USERNAME_RE.match(controller.username) or valid_device_id(controller.username):
-        raise BrokerConfigError(
-            f"controller username {controller.username!r} must be letters, digits, _.@- and "
-            "must not be a possible device id (put an _ in it)"
-        )
-    _check_hash(controller.username, controller.password_hash)
     seen: set[str] = set()
+    for controller in accounts.controllers:
+        if not _USERNAME_RE.match(controller.username) or valid_device_id(controller.username):
+            raise BrokerConfigError(
+                f"controller username {controller.username!r} must be letters, digits, _.@- and "
+                "must not be a possible device id (put an _ in it)"
+            )
+        if controller.username in seen:
+            raise BrokerConfigError(f"controller username {controller.username!r} appears twice")
+        seen.add(controller.username)
+        _check_hash(controller.username, controller.password_hash)
     for box in accounts.boxes:
         if not valid_device_id(box.device_id):
             raise BrokerConfigError(f"device id {box.device_id!r} is not valid")

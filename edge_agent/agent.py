@@ -14,12 +14,10 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from pydantic import ValidationError
-
 from edge_agent import __version__
 from edge_agent.clock import Clock
 from edge_agent.fetch import FetchError, MediaFetcher, Prefetcher
-from edge_agent.health import ClockOffset, HealthStatus, cpu_temp_c, disk_free_mb
+from edge_agent.health import ClockOffset, cpu_temp_c, disk_free_mb, link_quality
 from edge_agent.link import MqttLink
 from edge_agent.media import MediaCache
 from edge_agent.outbox import Outbox
@@ -37,6 +35,9 @@ from playlists.wire import (
     Status,
     TestToneArgs,
     Topics,
+    WireError,
+    decode,
+    to_json,
 )
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ SECURITY_REPORTS_PER_HOUR = 30
 
 def offline_status(device_id: str) -> bytes:
     """The retained status (and MQTT will) of a box that is away."""
-    return Status(device_id=device_id, state="offline").model_dump_json().encode()
+    return to_json(Status(device_id=device_id, state="offline"))
 
 
 class SecurityReports:
@@ -178,10 +179,10 @@ class Agent:
         self.flush_outbox()
         self._link.stop(last=(self._topics.status(self.device_id), offline_status(self.device_id)))
 
-    def status(self) -> HealthStatus:
+    def status(self) -> Status:
         """The health snapshot published (retained) while the box is online."""
         timeline = self._player.timeline
-        return HealthStatus(
+        return Status(
             device_id=self.device_id,
             state="online",
             at_ms=self._clock.now_ms(),
@@ -199,7 +200,7 @@ class Agent:
             clock_offset_ms=self._clock_offset.value_ms,
             clock_sane=self._player.clock_sane,
             clock_jump_ms=self._player.last_clock_jump_ms,
-            link_quality=None,
+            link_quality=link_quality(),
             volume=self._volumes.volume,
         )
 
@@ -208,7 +209,7 @@ class Agent:
         self._next_status = time.monotonic() + self._status_interval_s
         if not self._link.connected:
             return
-        payload = self.status().model_dump_json().encode()
+        payload = to_json(self.status())
         self._link.publish(self._topics.status(self.device_id), payload, retain=True)
 
     def flush_outbox(self) -> None:
@@ -269,8 +270,8 @@ class Agent:
         log.info("command %s %r accepted from %s", command.id, command.name, topic)
         try:
             self._execute(command, now)
-        except ValidationError as exc:
-            self._command_done(command, failed=f"bad_args: {exc.error_count()} error(s)")
+        except WireError as exc:
+            self._command_done(command, failed=f"bad_args: {exc}")
 
     def handle_ack(self, topic: str, raw: bytes) -> None:
         if not raw:
@@ -299,7 +300,7 @@ class Agent:
 
     def _execute(self, command: Command, now: int) -> None:
         if command.name == "play_now":
-            args = PlayNowArgs.model_validate(command.args)
+            args = decode(PlayNowArgs, command.args)
             run = Run(
                 command,
                 now,
@@ -318,12 +319,12 @@ class Agent:
             else:
                 self._player.submit(run)
         elif command.name == "test_tone":
-            tone = TestToneArgs.model_validate(command.args)
+            tone = decode(TestToneArgs, command.args)
             self._player.submit(Run(command, now, tone=(tone.seconds, tone.frequency_hz), due_ms=now))
         elif command.name == "stop":
             self._player.stop_now(command)
         elif command.name == "set_volume":
-            volume = SetVolumeArgs.model_validate(command.args).volume
+            volume = decode(SetVolumeArgs, command.args).volume
             self._volumes.save(volume)
             self._sink.set_volume(volume)
             self._command_done(command)

@@ -1,9 +1,7 @@
-"""The box's health snapshot, published (retained) every minute and whenever something changes.
+"""What the box measures about itself for its status (``playlists.wire.Status``, see docs/agent.md).
 
-``HealthStatus`` extends the wire ``Status`` with the fields the controller does not know yet; the
-controller ignores unknown fields, so publishing it is compatible (the fields are proposed for
-playlists/wire.py, see docs/agent.md). The clock offset is measured on a background thread, so a
-slow NTP server never holds up the agent.
+Each measure is a plain function that answers None when the board cannot tell. The clock offset is
+measured on a background thread, so a slow NTP server never holds up the agent.
 """
 
 from __future__ import annotations
@@ -18,34 +16,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from pydantic import Field
-
-from playlists.wire import Status
-
 log = logging.getLogger(__name__)
 
 THERMAL_ROOT = Path("/sys/class/thermal")
+WIRELESS = Path("/proc/net/wireless")
+WIRELESS_MAX_QUALITY = 70  # the scale of mac80211 drivers and the Pi's brcmfmac (iwconfig: "58/70")
 NTP_EPOCH_OFFSET_S = 2_208_988_800  # 1900-01-01 to 1970-01-01
 OFFSET_INTERVAL_S = 600.0
-
-
-class HealthStatus(Status):
-    """``Status`` plus the health fields proposed for the wire (all optional)."""
-
-    uptime_s: int | None = Field(default=None, description="Seconds since the agent started")
-    disk_free_mb: int | None = Field(default=None, description="Free space where the agent keeps its data")
-    cache_mb: float | None = Field(default=None, description="Disk used by the media cache")
-    media_quota_mb: int | None = Field(default=None, description="The media cache's quota")
-    cpu_temp_c: float | None = Field(default=None, description="CPU temperature, if the board reports one")
-    clock_offset_ms: float | None = Field(
-        default=None, description="Box clock minus NTP time (chrony or SNTP); positive: the box is ahead"
-    )
-    clock_sane: bool | None = Field(
-        default=None, description="False while the box plays nothing for its clock"
-    )
-    clock_jump_ms: int | None = Field(default=None, description="The last wall-clock jump seen since start")
-    link_quality: int | None = Field(default=None, description="Signal quality 0–100 of the uplink, if known")
-    volume: int | None = Field(default=None, description="The box volume, percent")
 
 
 def cpu_temp_c(root: Path = THERMAL_ROOT) -> float | None:
@@ -64,6 +41,26 @@ def _read(path: Path) -> str:
         return path.read_text()
     except OSError:
         return ""
+
+
+def link_quality(path: Path = WIRELESS) -> int | None:
+    """Signal quality 0–100 of the best wireless interface in ``/proc/net/wireless``, or None.
+
+    None when the box has no wireless interface (wired, or a modem the kernel does not report there).
+    """
+    best: int | None = None
+    for line in _read(path).splitlines()[2:]:  # two header lines
+        _name, colon, rest = line.partition(":")
+        fields = rest.split()
+        if not colon or len(fields) < 2:
+            continue
+        try:
+            quality = float(fields[1])  # "70." is a float too
+        except ValueError:
+            continue
+        percent = max(0, min(100, round(quality * 100 / WIRELESS_MAX_QUALITY)))
+        best = percent if best is None else max(best, percent)
+    return best
 
 
 def disk_free_mb(path: Path) -> int | None:

@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from msgspec.structs import replace
 
 from edge_agent.clock import Clock
 from playlists.signing import sign
-from playlists.wire import Receipt, ReceiptEvent
+from playlists.wire import Receipt, ReceiptEvent, decode, decode_json, to_json
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ class Outbox:
             if airing == "start":
                 self._db.execute(
                     "INSERT OR REPLACE INTO on_air (slot, receipt) VALUES (1, ?)",
-                    (receipt.model_dump_json(),),
+                    (to_json(receipt).decode(),),
                 )
             elif airing == "end":
                 self._db.execute("DELETE FROM on_air")
@@ -172,7 +173,7 @@ class Outbox:
             ).fetchall()
         written = []
         if on_air is not None:
-            started = Receipt.model_validate_json(on_air[0])
+            started = decode_json(Receipt, on_air[0])
             written.append(
                 self.append(
                     event="interrupted",
@@ -249,8 +250,8 @@ class Outbox:
         seq = ack
         for (envelope,) in rows:
             seq += 1
-            old = Receipt.model_validate(json.loads(bytes(envelope))["payload"])
-            new = old.model_copy(update={"seq": seq})
+            old = decode(Receipt, json.loads(bytes(envelope))["payload"])
+            new = replace(old, seq=seq)
             self._db.execute(
                 "INSERT INTO receipts (seq, envelope) VALUES (?, ?)",
                 (seq, sign(new, self._key, self._device_id)),

@@ -12,12 +12,11 @@ from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from pydantic import BaseModel
 
 from playlists.signing import WireError, key_id, verify
-from playlists.wire import Ack, Command, Timeline
+from playlists.wire import Ack, Command, Timeline, WireDocument
 
-M = TypeVar("M", bound=BaseModel)
+D = TypeVar("D", bound=WireDocument)
 
 # WireError messages of playlists.signing → stable codes.
 _WIRE_CODES = (
@@ -81,9 +80,9 @@ class Trust:
             raise Rejected("wrong_device", f"ack is for {ack.device_id!r}")
         return ack
 
-    def _verify(self, raw: bytes, model: type[M]) -> M:
+    def _verify(self, raw: bytes, doc_type: type[D]) -> D:
         try:
-            document, _kid = verify(raw, model, self._keys)
+            document, _kid = verify(raw, doc_type, self._keys)
         except WireError as exc:
             message = str(exc)
             code = next((code for text, code in _WIRE_CODES if message.startswith(text)), "malformed")

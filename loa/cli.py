@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
+
+from loa.logs import configure as configure_logging
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -16,9 +19,21 @@ def _serve(args: argparse.Namespace) -> int:
     from controller.settings import Settings
 
     settings = Settings()
+    configure_logging(args.log_level, settings.log_format)
     migrate(settings.resolved_database_url)
     uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level=args.log_level.lower()
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=args.log_level.lower(),
+        # Behind nginx (deploy/nginx/loa.conf): trust its X-Forwarded-For/-Proto, so the app sees
+        # the client's address and https.
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        server_header=False,
+        timeout_graceful_shutdown=10,  # open live pages (server-sent events) never end by themselves
+        # JSON: uvicorn's own loggers go through the root handler too, one format for everything.
+        **({"log_config": None} if settings.log_format == "json" else {}),
     )
     return 0
 
@@ -28,6 +43,38 @@ def _migrate(_args: argparse.Namespace) -> int:
     from controller.settings import Settings
 
     migrate(Settings().resolved_database_url)
+    return 0
+
+
+def _audit_verify(args: argparse.Namespace) -> int:
+    from controller.audit_verify import AuditError, run
+    from controller.settings import Settings
+
+    try:
+        summary = run(Settings(), args.checkpoint)
+    except AuditError as exc:
+        print(f"loa audit verify: {exc}", file=sys.stderr)
+        return 1
+    print(summary.line())
+    return 0
+
+
+def _audit_checkpoint(_args: argparse.Namespace) -> int:
+    from controller.checkpoints import write
+    from controller.db import make_engine
+    from controller.keys import Signer
+    from controller.models import utcnow
+    from controller.settings import Settings
+
+    settings = Settings()
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        signer = Signer.from_file(settings.resolved_signing_key_path)
+        document, path = write(engine, signer=signer, settings=settings, now=utcnow())
+    finally:
+        engine.dispose()
+    audit, receipts = document["audit"], document["receipts"]
+    print(f"checkpoint {document['day']}: audit seq {audit['seq']}, receipts seq {receipts['seq']} → {path}")
     return 0
 
 
@@ -48,6 +95,69 @@ def _agent_enroll(args: argparse.Namespace) -> int:
         print(f"loa agent enroll: {exc}", file=sys.stderr)
         return 1
     print(f"Enrolled as {config.device_id}; configuration written to {args.config}.")
+    return 0
+
+
+def _backup(args: argparse.Namespace) -> int:
+    from controller.settings import Settings
+    from loa.backup import Sources, backup
+
+    manifest = backup(Sources.from_settings(Settings()), args.out)
+    files = manifest["files"]
+    media = [f for f in files if f["path"].startswith("media/")]
+    size_mb = sum(f["bytes"] for f in media) / 1e6
+    print(
+        f"Backup written to {args.out}: {manifest['database']['kind']} database at migration "
+        f"{manifest['database']['alembic_revision']}, {len(media)} media files ({size_mb:.1f} MB), "
+        f"{len(files) - len(media)} key files."
+    )
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from controller.settings import Settings
+    from loa.backup import Sources, restore
+
+    done = restore(Sources.from_settings(Settings()), args.archive)
+    kept = f" The data it replaced is in {done.previous}." if done.previous else ""
+    print(f"Restored the backup of {done.manifest['created_at']} from {args.archive}.{kept}")
+    return 0
+
+
+def _install_systemd(args: argparse.Namespace) -> int:
+    from loa.install import default_source, plan, run
+
+    steps = plan(root=args.root, source=args.source or default_source(), role=args.role)
+    changed = run(steps, dry_run=args.dry_run, say=print)
+    if not args.dry_run and changed and args.root.resolve() == Path("/"):
+        unit = "loa-controller" if args.role == "controller" else "loa-agent"
+        print(f"Next: edit /etc/loa/ files, then systemctl enable --now {unit} (docs/deploy.md).")
+    return 0
+
+
+def _user_add(args: argparse.Namespace) -> int:
+    from controller.settings import Settings
+    from loa.admin import read_password, stdin_is_terminal, user_add
+
+    password = read_password(sys.stdin, prompt=stdin_is_terminal())
+    user = user_add(
+        Settings(),
+        username=args.username,
+        role=args.role,
+        password=password,
+        full_name=args.full_name,
+        commune_codes=args.commune,
+    )
+    print(f"User {user.username} ({user.role}) created.")
+    return 0
+
+
+def _province_load(args: argparse.Namespace) -> int:
+    from controller.settings import Settings
+    from loa.admin import province_load
+
+    name, communes = province_load(Settings(), province_code=args.code)
+    print(f"{name}: {communes} communes and wards in the registry.")
     return 0
 
 
@@ -72,6 +182,12 @@ def _demo(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="loa", description="Loa: digital grassroots loudspeaker system")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument(
+        "--log-format",
+        default=os.environ.get("LOA_LOG_FORMAT", "text"),
+        choices=["text", "json"],
+        help="log lines as text or JSON objects (default: LOA_LOG_FORMAT, else text)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the controller (panel, API, MQTT gateway, scheduler)")
@@ -79,6 +195,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     mig = sub.add_parser("migrate", help="bring the database schema up to date")
     mig.set_defaults(func=_migrate)
+
+    audit = sub.add_parser("audit", help="check the tamper-evident audit log, or sign its head")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_sub.add_parser(
+        "verify", help="check both hash chains, every receipt's signature and every checkpoint"
+    )
+    verify.add_argument(
+        "--checkpoint", type=Path, action="append", default=[], help="also a checkpoint file kept elsewhere"
+    )
+    verify.set_defaults(func=_audit_verify)
+    checkpoint = audit_sub.add_parser("checkpoint", help="sign the chains' heads now (also done daily)")
+    checkpoint.set_defaults(func=_audit_checkpoint)
 
     agent = sub.add_parser("agent", help="run the speaker-box agent (or enrol a new box: agent enroll)")
     agent.add_argument("--config", type=Path, default=Path("/etc/loa/agent.toml"), help="agent.toml")
@@ -112,6 +240,40 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("args", nargs=argparse.REMAINDER)
     render.set_defaults(func=_render)
 
+    backup = sub.add_parser("backup", help="write the database, media store and keys to one tar file")
+    backup.add_argument("out", type=Path, metavar="OUT.tar", help="archive to write")
+    backup.set_defaults(func=_backup)
+
+    restore = sub.add_parser("restore", help="put a backup back (the controller must be stopped)")
+    restore.add_argument("archive", type=Path, metavar="IN.tar", help="archive written by loa backup")
+    restore.set_defaults(func=_restore)
+
+    install = sub.add_parser(
+        "install-systemd", help="install the systemd units, config snippets, the loa user and folders"
+    )
+    install.add_argument("--role", choices=["controller", "agent"], default="controller")
+    install.add_argument("--root", type=Path, default=Path("/"), help="install under this folder")
+    install.add_argument("--source", type=Path, help="Loa's source tree (default: the installed one)")
+    install.add_argument("--dry-run", action="store_true", help="print what would be done, change nothing")
+    install.set_defaults(func=_install_systemd)
+
+    user = sub.add_parser("user", help="manage panel logins: user add")
+    user_sub = user.add_subparsers(dest="user_command", required=True)
+    user_add = user_sub.add_parser("add", help="create a login; the password is read from stdin or asked")
+    user_add.add_argument("--username", required=True)
+    user_add.add_argument("--role", required=True, help="admin, editor, approver, auditor or technician")
+    user_add.add_argument("--full-name", help="name shown in the panel (default: the username)")
+    user_add.add_argument(
+        "--commune", action="append", default=[], help="commune code (editors, approvers); repeatable"
+    )
+    user_add.set_defaults(func=_user_add)
+
+    province = sub.add_parser("province", help="administrative units: province load")
+    province_sub = province.add_subparsers(dest="province_command", required=True)
+    load = province_sub.add_parser("load", help="add the province and its communes and wards (idempotent)")
+    load.add_argument("--code", type=int, default=40, help="province code (default 40, Nghệ An)")
+    load.set_defaults(func=_province_load)
+
     demo = sub.add_parser("demo", help="run a full local demo: broker, controller, boxes, demo data")
     demo.add_argument(
         "--data-dir", type=Path, default=Path(".loa-demo"), help="where the demo keeps its state"
@@ -132,9 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if hasattr(args, "args"):
         args.args = [a for a in args.args if a != "--"]
-    logging.basicConfig(
-        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    configure_logging(args.log_level, args.log_format)
     try:
         return int(args.func(args))
     except KeyboardInterrupt:

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -42,8 +43,22 @@ def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:
             time.sleep(0.05)
 
 
+@dataclass(frozen=True)
+class BrokerTls:
+    """The files of a TLS listener (PEM): the CA bundle, the broker's certificate chain and its key."""
+
+    cafile: Path
+    certfile: Path
+    keyfile: Path
+
+
 class Mosquitto:
-    """A Mosquitto process bound to 127.0.0.1 on its own port, data and config in ``folder``."""
+    """A Mosquitto process bound to 127.0.0.1 on its own port, data and config in ``folder``.
+
+    With ``tls``, a second listener on ``tls_port`` speaks MQTT over TLS with those files; the
+    plain listener on ``port`` stays (the tests and the demo use it; production binds it to the
+    loopback only, see deploy/mosquitto/loa.conf).
+    """
 
     def __init__(
         self,
@@ -55,6 +70,8 @@ class Mosquitto:
         password_file: Path | None = None,
         acl_file: Path | None = None,
         user: str | None = None,
+        tls: BrokerTls | None = None,
+        tls_port: int | None = None,
     ) -> None:
         """``allow_anonymous`` defaults to false when a password file is given, true otherwise.
 
@@ -69,6 +86,8 @@ class Mosquitto:
         self.password_file = password_file
         self.acl_file = acl_file
         self.user = user
+        self.tls = tls
+        self.tls_port = (tls_port or free_port()) if tls is not None else None
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -96,7 +115,18 @@ class Mosquitto:
             lines.append(f"acl_file {self.acl_file}")
         if self.user is not None:
             lines.append(f"user {self.user}")
-        self.config_path.write_text("\n".join(lines) + "\n" + self.extra_config)
+        text = "\n".join(lines) + "\n" + self.extra_config
+        if self.tls is not None:
+            # Last, so that listener options in extra_config still apply to the plain listener.
+            tls_lines = [
+                f"listener {self.tls_port} 127.0.0.1",
+                f"cafile {self.tls.cafile}",
+                f"certfile {self.tls.certfile}",
+                f"keyfile {self.tls.keyfile}",
+                "tls_version tlsv1.2",
+            ]
+            text = text.rstrip("\n") + "\n" + "\n".join(tls_lines) + "\n"
+        self.config_path.write_text(text)
         return self.config_path
 
     def start(self, timeout: float = 10.0) -> Mosquitto:
@@ -110,6 +140,8 @@ class Mosquitto:
             )
         try:
             wait_for_port("127.0.0.1", self.port, timeout)
+            if self.tls_port is not None:
+                wait_for_port("127.0.0.1", self.tls_port, timeout)
         except BrokerError:
             self.stop()
             raise

@@ -16,7 +16,7 @@ from functools import cached_property
 from playlists.playlist import Segment, total_duration_ms
 from playlists.policy import Session, ZonePolicy, check, quiet_violation
 from playlists.signing import canonical_json
-from playlists.wire import PRIORITY_RANK, Priority, TimelineItem
+from playlists.wire import PRIORITY_RANK, Priority, TimelineItem, to_dict
 
 
 @dataclass(frozen=True)
@@ -194,4 +194,4 @@ def _items(o: Occurrence, policy: ZonePolicy | None) -> list[TimelineItem]:
 
 def items_digest(items: tuple[TimelineItem, ...]) -> str:
     """A hash of a timeline's items, to publish a new version only when something changed."""
-    return hashlib.sha256(canonical_json([i.model_dump(mode="json") for i in items])).hexdigest()
+    return hashlib.sha256(canonical_json([to_dict(i) for i in items])).hexdigest()

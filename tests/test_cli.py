@@ -75,3 +75,21 @@ def test_render_writes_a_file_and_one_json_line(tmp_path: Path) -> None:
         and line["duration_ms"] > 500
         and (tmp_path / "out.ogg").stat().st_size == line["bytes"]
     )
+
+
+def test_audit_checkpoint_then_verify_and_a_forged_checkpoint_fails_in_one_line(tmp_path: Path) -> None:
+    import sqlite3
+
+    env = {"LOA_DATA_DIR": str(tmp_path)}
+    assert _loa("migrate", env=env, cwd=tmp_path).returncode == 0
+    made = _loa("--log-level", "WARNING", "audit", "checkpoint", env=env, cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert (tmp_path / "checkpoints").is_dir() and "audit seq 0" in made.stdout
+    ok = _loa("--log-level", "WARNING", "audit", "verify", env=env, cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.startswith("audit log intact: 0 events") and "2 checkpoints match" in ok.stdout
+    with sqlite3.connect(tmp_path / "loa.db") as db:
+        db.execute("UPDATE auditcheckpoint SET envelope = replace(envelope, '\"seq\":0', '\"seq\":1')")
+    bad = _loa("--log-level", "WARNING", "audit", "verify", env=env, cwd=tmp_path)
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert bad.stderr.startswith("loa audit verify: checkpoint ") and bad.stderr.count("\n") == 1

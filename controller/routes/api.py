@@ -11,11 +11,11 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from controller import asrun, bulletins, devices, schedules
+from controller import asrun, bulletins, rendering, schedules
 from controller.auth import authenticate, open_session
 from controller.deps import ApiUser, ServicesDep, SessionDep
 from controller.errors import InvalidInput, Unauthenticated
-from controller.models import Bulletin, Schedule, User, utcnow
+from controller.models import Bulletin, Media, Schedule, User, utcnow
 from controller.services import Services
 from controller.zones import targetable_zones
 from playlists.rules import Rule
@@ -40,8 +40,12 @@ class BulletinIn(BaseModel):
     body: str = Field(max_length=30_000)
     category: str = "legal"
     source_ref: str | None = Field(default=None, max_length=300)
-    accent: Literal["north", "central", "south"] = "central"
-    speed: int = Field(default=150, ge=80, le=300)
+    engine: str | None = Field(default=None, description="TTS engine; default: the commune's")
+    voice: str | None = Field(default=None, description="The engine's voice (a Piper voice's name)")
+    accent: Literal["north", "central", "south"] | None = Field(
+        default=None, description="Default: the commune's"
+    )
+    speed: int | None = Field(default=None, description="Words per minute (80-300); default: the commune's")
 
 
 class BulletinOut(BaseModel):
@@ -51,6 +55,8 @@ class BulletinOut(BaseModel):
     body: str
     category: str
     status: str
+    engine: str
+    voice: str | None
     accent: str
     speed: int
     text_sha256: str | None
@@ -63,6 +69,21 @@ class BulletinOut(BaseModel):
 
 class RejectIn(BaseModel):
     comment: str = Field(max_length=2000)
+
+
+class ApproveIn(BaseModel):
+    media_sha256: str | None = Field(
+        default=None, description="The audio the approver heard (from preview); approval fails if it changed"
+    )
+
+
+class PreviewOut(BaseModel):
+    media_sha256: str
+    duration_ms: int
+    codec: str | None
+    lufs: float | None
+    true_peak_dbtp: float | None
+    url: str
 
 
 class TargetIn(BaseModel):
@@ -161,8 +182,28 @@ def get_bulletins(user: ApiUser, session: SessionDep, status: str | None = None)
 
 
 @router.post("/bulletins", response_model=BulletinOut, status_code=201)
-def post_bulletin(body: BulletinIn, user: ApiUser, session: SessionDep) -> BulletinOut:
-    return _bulletin_out(bulletins.create_bulletin(session, user=user, **body.model_dump()))
+def post_bulletin(body: BulletinIn, user: ApiUser, session: SessionDep, services: ServicesDep) -> BulletinOut:
+    if body.voice and not body.engine:
+        raise InvalidInput("Cho biết máy đọc (engine) của giọng này.", field="engine")
+    defaults = rendering.speech_defaults(session, zone_id=body.commune_id, settings=services.settings)
+    speech = rendering.chosen_speech(
+        defaults,
+        voice=f"{body.engine}:{body.voice or ''}" if body.engine else None,
+        accent=body.accent,
+        speed=body.speed,
+    )
+    created = bulletins.create_bulletin(
+        session,
+        user=user,
+        commune_id=body.commune_id,
+        title=body.title,
+        body=body.body,
+        category=body.category,
+        source_ref=body.source_ref,
+        speech=speech,
+        voices=services.renderer.voices(),
+    )
+    return _bulletin_out(created)
 
 
 @router.get("/bulletins/{bulletin_id}", response_model=BulletinOut)
@@ -176,11 +217,42 @@ def submit(bulletin_id: int, user: ApiUser, session: SessionDep) -> BulletinOut:
     return _bulletin_out(bulletins.submit_bulletin(session, user=user, bulletin=bulletin))
 
 
+@router.post("/bulletins/{bulletin_id}/preview", response_model=PreviewOut)
+async def preview(bulletin_id: int, user: ApiUser, session: SessionDep, services: ServicesDep) -> PreviewOut:
+    """Render a bulletin before approval (the same audio approval will freeze) to listen to it."""
+
+    def work() -> Media:
+        bulletin = bulletins.get_bulletin(session, user=user, bulletin_id=bulletin_id)
+        return bulletins.preview_bulletin(session, user=user, bulletin=bulletin, renderer=services.renderer)
+
+    media = await run_in_threadpool(work)
+    return PreviewOut(
+        media_sha256=media.sha256,
+        duration_ms=media.duration_ms,
+        codec=media.codec,
+        lufs=media.lufs,
+        true_peak_dbtp=media.true_peak_dbtp,
+        url=f"/media/{media.sha256}",
+    )
+
+
 @router.post("/bulletins/{bulletin_id}/approve", response_model=BulletinOut)
-async def approve(bulletin_id: int, user: ApiUser, session: SessionDep, services: ServicesDep) -> BulletinOut:
+async def approve(
+    bulletin_id: int,
+    user: ApiUser,
+    session: SessionDep,
+    services: ServicesDep,
+    body: ApproveIn | None = None,
+) -> BulletinOut:
     def work() -> Bulletin:
         bulletin = bulletins.get_bulletin(session, user=user, bulletin_id=bulletin_id)
-        return bulletins.approve_bulletin(session, user=user, bulletin=bulletin, renderer=services.renderer)
+        return bulletins.approve_bulletin(
+            session,
+            user=user,
+            bulletin=bulletin,
+            renderer=services.renderer,
+            heard_sha256=body.media_sha256 if body else None,
+        )
 
     return _bulletin_out(await run_in_threadpool(work))
 
@@ -239,21 +311,6 @@ def cancel(schedule_id: int, user: ApiUser, session: SessionDep, services: Servi
     schedule = schedules.cancel_schedule(session, user=user, schedule_id=schedule_id)
     services.publisher.refresh()
     return _schedule_out(schedule)
-
-
-@router.get("/devices")
-def get_devices(user: ApiUser, session: SessionDep) -> list[dict[str, object]]:
-    return [
-        {
-            "id": d.id,
-            "name": d.name,
-            "zone": z.name,
-            "state": d.state,
-            "last_seen_at": d.last_seen_at,
-            "status": devices.status_of(d),
-        }
-        for d, z in devices.list_devices(session, user=user)
-    ]
 
 
 @router.get("/asrun")

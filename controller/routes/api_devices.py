@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import deque
 from dataclasses import asdict
 from datetime import datetime
+from typing import Any, Literal
 
-from fastapi import APIRouter, Request, UploadFile
+from fastapi import APIRouter, Query, Request, UploadFile
 from pydantic import BaseModel, Field
 
-from controller import registry
+from controller import commands, devices, registry
+from controller.alerts import AlertRules
+from controller.commands import CommandService
 from controller.deps import ApiUser, ServicesDep, SessionDep
 from controller.errors import Conflict, Gone, InvalidInput, NotFound, TooManyRequests
-from controller.models import Device
+from controller.models import Device, DeviceCommand, utcnow
 from controller.services import Services
 
 router = APIRouter(prefix="/api/v1", tags=["registry"])
@@ -184,3 +188,143 @@ def revoke(
     device = registry.revoke(session, user=user, device_id=device_id, reason=body.reason)
     registry_changed(services, session, [device_id])
     return device_out(device)
+
+
+# -- status, health and remote commands (issue #6) ----------------------------------------------
+
+
+class AlertOut(BaseModel):
+    code: str
+    label: str
+    detail: str
+
+
+class DeviceStateOut(BaseModel):
+    id: str
+    name: str
+    zone_id: int
+    zone: str
+    commune: str | None
+    lat: float | None
+    lon: float | None
+    state: str = Field(description="online, offline or unknown; 'online' only while the box keeps reporting")
+    reported_state: str = Field(description="What the box (or its will) last said")
+    revoked: bool
+    last_seen_at: datetime | None
+    status: dict[str, Any] = Field(description="The box's last status document (playlists.wire.Status)")
+    alerts: list[AlertOut]
+
+
+class HealthOut(BaseModel):
+    at: datetime
+    online: bool
+    hourly: bool
+    disk_free_mb: int | None
+    cache_mb: float | None
+    cpu_temp_c: float | None
+    clock_offset_ms: float | None
+    outbox_pending: int | None
+    link_quality: int | None
+    volume: int | None
+
+
+class CommandIn(BaseModel):
+    name: Literal["set_volume", "stop", "test_tone", "resync", "restart"]
+    args: dict[str, Any] = Field(
+        default_factory=dict, description="set_volume: {volume}; test_tone: {seconds, frequency_hz}"
+    )
+
+
+class CommandOut(BaseModel):
+    id: str
+    device_id: str
+    name: str
+    args: dict[str, Any]
+    issued_at: datetime
+    expires_at: datetime
+    state: str = Field(description="sent, done, failed, or expired (sent, and the box never confirmed it)")
+    state_label: str
+    reason: str | None
+    done_at: datetime | None
+
+
+class DeviceDetailOut(BaseModel):
+    device: DeviceStateOut
+    health: list[HealthOut] = Field(description="The last 24 h of health history, oldest first")
+    commands: list[CommandOut] = Field(description="The most recent commands, newest first")
+    failed_plays_24h: int
+
+
+def device_state_out(row: devices.DeviceRow) -> DeviceStateOut:
+    return DeviceStateOut(
+        id=row.id,
+        name=row.name,
+        zone_id=row.zone_id,
+        zone=row.zone_name,
+        commune=row.commune_name,
+        lat=row.lat,
+        lon=row.lon,
+        state=row.state,
+        reported_state=row.reported_state,
+        revoked=row.revoked,
+        last_seen_at=row.last_seen_at,
+        status=row.status,
+        alerts=[AlertOut(**a.as_dict()) for a in row.alerts],
+    )
+
+
+def command_out(command: DeviceCommand, *, now: datetime) -> CommandOut:
+    state = commands.state_of(command, now=now)
+    return CommandOut(
+        id=command.id,
+        device_id=command.device_id,
+        name=command.name,
+        args=json.loads(command.args_json or "{}"),
+        issued_at=command.issued_at,
+        expires_at=command.expires_at,
+        state=state,
+        state_label=commands.STATE_VI[state],
+        reason=command.reason,
+        done_at=command.done_at,
+    )
+
+
+@router.get("/devices", response_model=list[DeviceStateOut])
+def list_device_states(
+    user: ApiUser,
+    session: SessionDep,
+    services: ServicesDep,
+    commune_id: int | None = None,
+    state: Literal["online", "offline", "unknown"] | None = None,
+    alert: bool = False,
+    q: str = Query(default="", max_length=100),
+) -> list[DeviceStateOut]:
+    """Every box the user may see, with its state and alerts; optional filters as in the panel."""
+    filters = devices.DeviceFilter(commune_id=commune_id, state=state, alert=alert, q=q)
+    rules = AlertRules.from_settings(services.settings)
+    rows = devices.matching_rows(session, user=user, filters=filters, now=utcnow(), rules=rules)
+    return [device_state_out(r) for r in rows]
+
+
+@router.get("/devices/{device_id}", response_model=DeviceDetailOut)
+def get_device(device_id: str, user: ApiUser, session: SessionDep, services: ServicesDep) -> DeviceDetailOut:
+    """One box: state, alerts, a day of health history and its recent commands."""
+    now = utcnow()
+    rules = AlertRules.from_settings(services.settings)
+    found = devices.device_detail(session, user=user, device_id=device_id, now=now, rules=rules)
+    return DeviceDetailOut(
+        device=device_state_out(found.row),
+        health=[HealthOut.model_validate(h, from_attributes=True) for h in found.history],
+        commands=[command_out(c, now=now) for c in found.commands],
+        failed_plays_24h=found.failed_plays,
+    )
+
+
+@router.post("/devices/{device_id}/commands", response_model=CommandOut, status_code=201)
+def post_command(
+    device_id: str, body: CommandIn, request: Request, user: ApiUser, session: SessionDep
+) -> CommandOut:
+    """Send a remote command to one box (admins and technicians); follow its state with GET."""
+    service: CommandService = request.app.state.commands
+    command = service.send(session, user=user, device_id=device_id, name=body.name, args=body.args)
+    return command_out(command, now=utcnow())

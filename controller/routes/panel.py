@@ -13,12 +13,13 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from controller import asrun, bulletins, devices, lexicon, schedules
+from controller import asrun, bulletins, devices, lexicon, rendering, schedules
 from controller.auth import PERMISSIONS, ROLE_NAMES_VI, authenticate, close_session, open_session
 from controller.deps import PanelLogin, ServicesDep, SessionDep
-from controller.errors import Forbidden, InvalidInput, LoaError
+from controller.errors import Conflict, Forbidden, InvalidInput, LoaError
 from controller.forms import rule_from_form
 from controller.models import AuthSession, Bulletin, User, Zone, utcnow
+from controller.rendering import RenderFailed, Voice
 from controller.uploads import UploadTooLarge, save_upload
 from controller.zones import targetable_zones
 from playlists.rules import WEEKDAY_NAMES_VI
@@ -133,11 +134,48 @@ def _communes(session: SessionDep, user: User) -> list[Zone]:
     return [z for z in targetable_zones(session, user=user) if z.kind == "commune"]
 
 
+def _speech_form(speech: rendering.Speech) -> dict[str, Any]:
+    return {"voice": speech.voice.key, "accent": speech.accent, "speed": str(speech.speed)}
+
+
+def _new_form_page(
+    request: Request,
+    login: PanelLogin,
+    session: SessionDep,
+    services: ServicesDep,
+    form: dict[str, Any],
+    error: LoaError | None = None,
+) -> HTMLResponse:
+    return page(
+        request,
+        login,
+        "bulletin_new.html",
+        form=form,
+        communes=_communes(session, login[0]),
+        voices=services.renderer.voices(),
+        error=error,
+        status_code=422 if error else 200,
+    )
+
+
 @router.get("/bulletins/new", response_class=HTMLResponse)
-def bulletin_new(request: Request, login: PanelLogin, session: SessionDep) -> HTMLResponse:
+def bulletin_new(
+    request: Request, login: PanelLogin, session: SessionDep, services: ServicesDep, commune_id: int = 0
+) -> HTMLResponse:
     communes = _communes(session, login[0])
-    form = {"title": "", "body": "", "category": "legal", "accent": "central", "source_ref": ""}
-    return page(request, login, "bulletin_new.html", form=form, communes=communes, error=None)
+    chosen = next((c for c in communes if c.id == commune_id), communes[0] if communes else None)
+    defaults = rendering.speech_defaults(
+        session, zone_id=chosen.id if chosen and chosen.id else 0, settings=services.settings
+    )
+    form = {
+        "commune_id": chosen.id if chosen else 0,
+        "title": "",
+        "body": "",
+        "category": "legal",
+        "source_ref": "",
+        **_speech_form(defaults),
+    }
+    return _new_form_page(request, login, session, services, form)
 
 
 @router.post("/bulletins/new", response_model=None)
@@ -145,12 +183,15 @@ def bulletin_create(
     request: Request,
     login: PanelLogin,
     session: SessionDep,
+    services: ServicesDep,
     csrf: CsrfField,
     commune_id: Annotated[int, Form()] = 0,
     title: Annotated[str, Form()] = "",
     body: Annotated[str, Form()] = "",
     category: Annotated[str, Form()] = "legal",
-    accent: Annotated[str, Form()] = "central",
+    voice: Annotated[str, Form(max_length=140)] = "",
+    accent: Annotated[str, Form(max_length=16)] = "",
+    speed: Annotated[str, Form(max_length=8)] = "",
     source_ref: Annotated[str, Form()] = "",
 ) -> Response:
     check_csrf(login[1], csrf)
@@ -159,10 +200,14 @@ def bulletin_create(
         "title": title,
         "body": body,
         "category": category,
+        "voice": voice,
         "accent": accent,
+        "speed": speed,
         "source_ref": source_ref,
     }
     try:
+        defaults = rendering.speech_defaults(session, zone_id=commune_id, settings=services.settings)
+        form.update({k: v for k, v in _speech_form(defaults).items() if not form[k]})
         bulletin = bulletins.create_bulletin(
             session,
             user=login[0],
@@ -170,14 +215,12 @@ def bulletin_create(
             title=title,
             body=body,
             category=category,
-            accent=accent,
             source_ref=source_ref,
+            speech=rendering.chosen_speech(defaults, voice=voice, accent=accent, speed=speed),
+            voices=services.renderer.voices(),
         )
     except InvalidInput as exc:
-        communes = _communes(session, login[0])
-        return page(
-            request, login, "bulletin_new.html", form=form, communes=communes, error=exc, status_code=422
-        )
+        return _new_form_page(request, login, session, services, form, error=exc)
     return see_other(f"/bulletins/{bulletin.id}")
 
 
@@ -185,6 +228,7 @@ def _detail(
     request: Request,
     login: PanelLogin,
     session: SessionDep,
+    services: ServicesDep,
     bulletin: Bulletin,
     error: LoaError | None = None,
     status_code: int = 200,
@@ -228,6 +272,8 @@ def _detail(
         spoken=lexicon.spoken_form(
             session, text=f"{bulletin.title}.\n\n{bulletin.body}", accent=bulletin.accent
         ),
+        speech=bulletins.speech_of(bulletin),
+        preview=bulletins.previewed(session, bulletin=bulletin, renderer=services.renderer),
         weekday_names=WEEKDAY_NAMES_VI,
         describe=schedules.describe,
     )
@@ -235,10 +281,10 @@ def _detail(
 
 @router.get("/bulletins/{bulletin_id}", response_class=HTMLResponse)
 def bulletin_detail(
-    bulletin_id: int, request: Request, login: PanelLogin, session: SessionDep
+    bulletin_id: int, request: Request, login: PanelLogin, session: SessionDep, services: ServicesDep
 ) -> HTMLResponse:
     bulletin = bulletins.get_bulletin(session, user=login[0], bulletin_id=bulletin_id)
-    return _detail(request, login, session, bulletin)
+    return _detail(request, login, session, services, bulletin)
 
 
 @router.post("/bulletins/{bulletin_id}/submit", response_model=None)
@@ -249,17 +295,50 @@ def bulletin_submit(bulletin_id: int, login: PanelLogin, session: SessionDep, cs
     return see_other(f"/bulletins/{bulletin_id}")
 
 
-@router.post("/bulletins/{bulletin_id}/approve", response_model=None)
-async def bulletin_approve(
-    bulletin_id: int, login: PanelLogin, session: SessionDep, services: ServicesDep, csrf: CsrfField
+@router.post("/bulletins/{bulletin_id}/preview", response_model=None)
+async def bulletin_preview(
+    bulletin_id: int,
+    request: Request,
+    login: PanelLogin,
+    session: SessionDep,
+    services: ServicesDep,
+    csrf: CsrfField,
 ) -> Response:
     check_csrf(login[1], csrf)
+    bulletin = bulletins.get_bulletin(session, user=login[0], bulletin_id=bulletin_id)
 
     def work() -> None:
-        bulletin = bulletins.get_bulletin(session, user=login[0], bulletin_id=bulletin_id)
-        bulletins.approve_bulletin(session, user=login[0], bulletin=bulletin, renderer=services.renderer)
+        bulletins.preview_bulletin(session, user=login[0], bulletin=bulletin, renderer=services.renderer)
 
-    await run_in_threadpool(work)
+    try:
+        await run_in_threadpool(work)
+    except RenderFailed as exc:
+        return _detail(request, login, session, services, bulletin, error=exc, status_code=exc.status_code)
+    return see_other(f"/bulletins/{bulletin_id}#nghe-thu")
+
+
+@router.post("/bulletins/{bulletin_id}/approve", response_model=None)
+async def bulletin_approve(
+    bulletin_id: int,
+    request: Request,
+    login: PanelLogin,
+    session: SessionDep,
+    services: ServicesDep,
+    csrf: CsrfField,
+    heard_sha256: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    check_csrf(login[1], csrf)
+    bulletin = bulletins.get_bulletin(session, user=login[0], bulletin_id=bulletin_id)
+
+    def work() -> None:
+        bulletins.approve_bulletin(
+            session, user=login[0], bulletin=bulletin, renderer=services.renderer, heard_sha256=heard_sha256
+        )
+
+    try:
+        await run_in_threadpool(work)
+    except (Conflict, RenderFailed) as exc:
+        return _detail(request, login, session, services, bulletin, error=exc, status_code=exc.status_code)
     return see_other(f"/bulletins/{bulletin_id}")
 
 
@@ -283,7 +362,7 @@ async def bulletin_recording(
 
             await run_in_threadpool(work)
     except (InvalidInput, UploadTooLarge) as exc:
-        return _detail(request, login, session, bulletin, error=exc, status_code=exc.status_code)
+        return _detail(request, login, session, services, bulletin, error=exc, status_code=exc.status_code)
     return see_other(f"/bulletins/{bulletin_id}")
 
 
@@ -293,6 +372,7 @@ def bulletin_reject(
     request: Request,
     login: PanelLogin,
     session: SessionDep,
+    services: ServicesDep,
     csrf: CsrfField,
     comment: Annotated[str, Form()] = "",
 ) -> Response:
@@ -301,7 +381,7 @@ def bulletin_reject(
     try:
         bulletins.reject_bulletin(session, user=login[0], bulletin=bulletin, comment=comment)
     except InvalidInput as exc:
-        return _detail(request, login, session, bulletin, error=exc, status_code=422)
+        return _detail(request, login, session, services, bulletin, error=exc, status_code=422)
     return see_other(f"/bulletins/{bulletin_id}")
 
 
@@ -341,6 +421,7 @@ async def bulletin_schedule(
             request,
             login,
             session,
+            services,
             bulletin,
             error=exc,
             status_code=422,
@@ -348,7 +429,9 @@ async def bulletin_schedule(
             report=exc.report,
         )
     except InvalidInput as exc:
-        return _detail(request, login, session, bulletin, error=exc, status_code=422, schedule_form=form)
+        return _detail(
+            request, login, session, services, bulletin, error=exc, status_code=422, schedule_form=form
+        )
     services.publisher.refresh(device_ids=report.devices)
     return see_other(f"/bulletins/{bulletin_id}")
 
@@ -379,7 +462,73 @@ def asrun_page(request: Request, login: PanelLogin, session: SessionDep) -> HTML
     return page(request, login, "asrun.html", rows=asrun.as_run(session, user=login[0]))
 
 
-@router.get("/devices", response_class=HTMLResponse)
-def device_list(request: Request, login: PanelLogin, session: SessionDep) -> HTMLResponse:
-    rows = [(d, z, devices.status_of(d)) for d, z in devices.list_devices(session, user=login[0])]
-    return page(request, login, "devices.html", rows=rows)
+# How new bulletins of each commune are read (engine and voice, accent, speed): set by admins.
+
+
+@router.get("/voices", response_class=HTMLResponse)
+def voice_defaults(
+    request: Request, login: PanelLogin, session: SessionDep, services: ServicesDep, zone_id: int = 0
+) -> HTMLResponse:
+    return _voices_page(request, login, session, services, form={"zone_id": zone_id})
+
+
+@router.post("/voices", response_model=None)
+def voice_defaults_save(
+    request: Request,
+    login: PanelLogin,
+    session: SessionDep,
+    services: ServicesDep,
+    csrf: CsrfField,
+    zone_id: Annotated[int, Form()] = 0,
+    voice: Annotated[str, Form(max_length=140)] = "",
+    accent: Annotated[str, Form(max_length=16)] = "",
+    speed: Annotated[str, Form(max_length=8)] = "",
+) -> Response:
+    check_csrf(login[1], csrf)
+    form: dict[str, Any] = {"zone_id": zone_id, "voice": voice, "accent": accent, "speed": speed}
+    try:
+        rendering.set_speech_defaults(
+            session,
+            user=login[0],
+            zone_id=zone_id,
+            voice=Voice.from_key(voice) if voice else None,
+            accent=accent or None,
+            speed=rendering.parse_speed(speed),
+            voices=services.renderer.voices(),
+        )
+    except InvalidInput as exc:
+        return _voices_page(request, login, session, services, form=form, error=exc)
+    return see_other(f"/voices?zone_id={zone_id}")
+
+
+def _voices_page(
+    request: Request,
+    login: PanelLogin,
+    session: SessionDep,
+    services: ServicesDep,
+    *,
+    form: dict[str, Any],
+    error: LoaError | None = None,
+) -> HTMLResponse:
+    if login[0].role != "admin":
+        raise Forbidden("Chỉ quản trị tỉnh được đặt giọng đọc mặc định.")
+    table = rendering.speech_table(session, settings=services.settings)
+    chosen = next((z for z, _speech in table if z.id == form.get("zone_id")), table[0][0] if table else None)
+    if chosen is not None and "voice" not in form:
+        form = {
+            "zone_id": chosen.id,
+            "voice": Voice(chosen.speech_engine, chosen.speech_voice).key if chosen.speech_engine else "",
+            "accent": chosen.speech_accent or "",
+            "speed": str(chosen.speech_speed or ""),
+        }
+    return page(
+        request,
+        login,
+        "bulletin_voices.html",
+        table=table,
+        voices=services.renderer.voices(),
+        voices_dir=services.renderer.piper_voices_dir,
+        form=form,
+        error=error,
+        status_code=422 if error else 200,
+    )

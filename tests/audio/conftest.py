@@ -60,6 +60,20 @@ def _independent_lufs(path: Path) -> float:
     return float(pyloudnorm.Meter(rate).integrated_loudness(samples.reshape(-1, channels)))
 
 
+def _independent_true_peak(path: Path) -> float:
+    """True peak in dBTP measured without our code: ffmpeg decodes, scipy oversamples 4× (BS.1770-4)."""
+    np = pytest.importorskip("numpy")
+    signal = pytest.importorskip("scipy.signal", reason="scipy (with pyloudnorm) is not installed")
+    pcm = subprocess.run(
+        ["ffmpeg", "-v", "error", "-nostdin", "-i", str(path), "-ac", "1", "-f", "f32le", "-"],
+        capture_output=True,
+        check=True,
+        timeout=120,
+    ).stdout
+    samples = np.frombuffer(pcm, dtype="<f4").astype("float64")
+    return float(20 * np.log10(np.abs(signal.resample_poly(samples, 4, 1)).max()))
+
+
 def _scaled_wav(src: Path, dst: Path, gain: float) -> Path:
     """``src`` (16-bit WAV) multiplied by ``gain`` and clipped to full scale, as a clipped upload is."""
     with wave.open(str(src), "rb") as wav:
@@ -101,6 +115,12 @@ def _fix_pipe_wav(data: bytes) -> bytes:
 def independent_lufs() -> Callable[[Path], float]:
     """Integrated loudness of a file, measured by ffmpeg's decoder and pyloudnorm, not by our code."""
     return _independent_lufs
+
+
+@pytest.fixture(scope="session")
+def independent_true_peak() -> Callable[[Path], float]:
+    """True peak of a file in dBTP, measured by ffmpeg's decoder and scipy, not by our code."""
+    return _independent_true_peak
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""Every kind of input reaches the loudness target, as measured by pyloudnorm, not by our own code."""
+"""Every kind of input reaches the loudness target and stays under the true-peak ceiling once encoded,
+as measured by pyloudnorm and scipy, not by our own code."""
 
 from __future__ import annotations
 
@@ -85,18 +86,23 @@ def uploads(
         ),
     ],
 )
-def test_output_reaches_the_target_within_one_lu(
+def test_encoded_output_reaches_the_target_within_one_lu_and_peaks_under_the_ceiling(
     render: Render,
     settings: ProcessingSettings,
     uploads: Path,
     store: MediaStore,
     independent_lufs: Callable[[Path], float],
+    independent_true_peak: Callable[[Path], float],
 ) -> None:
     media = render(uploads, store, settings)
 
-    measured = independent_lufs(store.path_for(media.sha256))
+    encoded = store.path_for(media.sha256)
+    measured, peak = independent_lufs(encoded), independent_true_peak(encoded)
     assert abs(measured - settings.target_lufs) <= 1.0, (measured, media)
-    assert abs(media.lufs - measured) <= 0.5  # what we store agrees with the independent meter
+    assert peak <= settings.true_peak_dbtp, (peak, media)
+    # What we store was measured on the encoded file: it agrees with the independent meters.
+    assert abs(media.lufs - measured) <= 0.5
+    assert abs(media.true_peak_dbtp - peak) <= 0.2
 
 
 def test_inputs_really_are_as_quiet_and_as_clipped_as_claimed(

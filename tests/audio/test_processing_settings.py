@@ -80,7 +80,7 @@ def test_speech_is_trimmed_faded_levelled_and_limited_under_the_ceiling() -> Non
     assert "afade=t=in:st=0:d=0.050" in chain
     assert "afade=t=out:st=8.050:d=0.050" in chain
     assert "volume=10.00dB" in chain  # from -20 LUFS to the target, driven 6 dB into the limiter
-    assert "alimiter=limit=0.562341" in chain  # -5 dBFS: 3.5 dB under the -1.5 dBTP ceiling
+    assert "alimiter=limit=0.501187" in chain  # -6 dBFS: 4.5 dB under the -1.5 dBTP ceiling
     untrimmed = speech_chain(SPEECH, ProcessingSettings(trim_silence=False, fade_ms=0))
     assert "atrim" not in untrimmed and "afade" not in untrimmed
 

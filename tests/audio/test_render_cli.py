@@ -31,6 +31,25 @@ def test_a_text_file_is_spoken_into_the_output_and_described_in_one_json_line(
     assert probe(out).duration_ms == described["duration_ms"]
 
 
+def test_voice_accent_and_speed_change_what_is_spoken(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = tmp_path / "bulletin.txt"
+    text.write_text("Kính thưa bà con. Xã thông báo lịch tiêm phòng cho trẻ em.", encoding="utf-8")
+
+    def render(*options: str) -> dict[str, object]:
+        out = tmp_path / f"out{len(list(tmp_path.iterdir()))}.ogg"
+        assert render_main([str(text), "--out", str(out), "--no-chimes", *options]) == 0
+        described: dict[str, object] = json.loads(capsys.readouterr().out)
+        return described
+
+    slow, fast = render("--speed", "100"), render("--speed", "250")
+    central, south, south_voice = render(), render("--accent", "south"), render("--voice", "vi-vn-x-south")
+
+    assert int(str(slow["duration_ms"])) > 1.5 * int(str(fast["duration_ms"]))
+    assert south["sha256"] == south_voice["sha256"] != central["sha256"]
+
+
 def test_a_recording_is_processed_into_mp3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     tone = tmp_path / "recording.wav"
     make_tone(tone, seconds=3, dbfs=-30.0, channels=2)

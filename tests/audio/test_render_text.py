@@ -13,6 +13,7 @@ from audio import (
     ProcessingSettings,
     RenderCache,
     TtsError,
+    cached_render,
     measure_loudness,
     probe,
     render_text,
@@ -113,6 +114,17 @@ def test_an_unchanged_bulletin_is_rendered_once(store: MediaStore) -> None:
     assert len(engine.calls) == 1
     index = json.loads((store.root / "render-cache.json").read_text(encoding="utf-8"))
     assert [entry["sha256"] for entry in index["entries"].values()] == [first.sha256]
+
+
+def test_what_was_rendered_before_is_found_without_rendering(store: MediaStore) -> None:
+    engine, cache = FakeTtsEngine(), RenderCache.beside(store)
+    assert cached_render("Xin chào bà con.", engine=engine, store=store, cache=cache) is None
+
+    rendered = render_text("Xin chào bà con.", engine=engine, store=store, cache=cache, speed=140)
+
+    assert cached_render("Xin chào bà con.", engine=engine, store=store, cache=cache, speed=140) == rendered
+    assert cached_render("Xin chào bà con.", engine=engine, store=store, cache=cache) is None
+    assert len(engine.calls) == 1
 
 
 def test_any_change_that_shapes_the_sound_renders_again(store: MediaStore) -> None:

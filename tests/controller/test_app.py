@@ -45,4 +45,8 @@ def test_the_compile_job_is_kept_in_the_database(tmp_path) -> None:  # type: ign
     migrate(settings.resolved_database_url)
     with TestClient(create_app(settings, connect_mqtt=False)), sqlite3.connect(tmp_path / "loa.db") as db:
         jobs = db.execute("SELECT id, next_run_time FROM apscheduler_jobs").fetchall()
-    assert [job_id for job_id, _next in jobs] == ["compile-timelines"]
+    assert sorted(job_id for job_id, _next in jobs) == [
+        "audit-checkpoint",
+        "compile-timelines",
+        "prune-health",
+    ]

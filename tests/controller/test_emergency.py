@@ -8,7 +8,7 @@ from sqlmodel import select
 
 from controller.models import AuditEvent, Emergency, Zone
 from playlists.signing import public_key_from_b64, verify
-from playlists.wire import Command, PlayNowArgs
+from playlists.wire import Command, PlayNowArgs, decode
 from tests.controller.conftest import World, approved_bulletin
 
 
@@ -42,7 +42,7 @@ def test_one_signed_play_now_per_target_zone_reaches_the_zone_topic(world: World
     assert [topic for topic, _ in sent] == [f"loa/v1/zones/{code}/command" for code in codes]
     for topic, command in sent:
         assert command.name == "play_now" and command.target == "zone:" + topic.split("/")[3]
-        args = PlayNowArgs.model_validate(command.args)
+        args = decode(PlayNowArgs, command.args)
         assert args.item.priority == "emergency" and args.repeat == 2
         assert args.item.media is not None and args.item.media.sha256 == bulletin["media_sha256"]
         assert command.expires_at_ms - command.issued_at_ms == 300_000

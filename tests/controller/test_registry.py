@@ -154,6 +154,7 @@ def test_the_broker_files_follow_the_registry(world: World, tmp_path: Path) -> N
             "broker_acl_file": tmp_path / "acl",
             "mqtt_username": "loa_controller",
             "mqtt_password": "test-only-controller-password",
+            "mqtt_controller_usernames": "loa_controller, loa_controller_2",
         }
     )
     creds = enroll(world, register(world)["enrolment_code"]).json()
@@ -162,6 +163,7 @@ def test_the_broker_files_follow_the_registry(world: World, tmp_path: Path) -> N
         assert sync.apply(session)
     passwords = (tmp_path / "passwords").read_text()
     assert "box-new:" in passwords and "loa_controller:" in passwords
+    assert "loa_controller_2:" in passwords, "every replica has its own account"
     line = next(x for x in passwords.splitlines() if x.startswith("box-new:"))
     assert password_matches(creds["mqtt_password"], line.split(":", 1)[1])
     assert "va1" in (tmp_path / "acl").read_text()

@@ -34,7 +34,6 @@ if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
 from edge_agent.config import AgentConfig, write_config  # noqa: E402
-from edge_agent.health import HealthStatus  # noqa: E402
 from edge_agent.identity import load_or_create_device_key  # noqa: E402
 from edge_agent.main import run  # noqa: E402
 from edge_agent.outbox import Outbox  # noqa: E402
@@ -42,7 +41,17 @@ from edge_agent.testing import FakeClock  # noqa: E402
 from edge_agent.trust import Trust  # noqa: E402
 from loa.mosquitto import Mosquitto  # noqa: E402
 from playlists.signing import key_id, public_key_b64, sign, verify  # noqa: E402
-from playlists.wire import Ack, Command, MediaRef, Receipt, Timeline, TimelineItem, Topics  # noqa: E402
+from playlists.wire import (  # noqa: E402
+    Ack,
+    Command,
+    MediaRef,
+    Receipt,
+    Status,
+    Timeline,
+    TimelineItem,
+    Topics,
+    decode_json,
+)
 
 DEVICE_ID = "box-1"
 MEDIA_TOKEN = "media-token-for-tests"
@@ -546,7 +555,7 @@ def is_status(state: str, device_id: str = DEVICE_ID, **fields: Any) -> Callable
     def match(topic: str, payload: bytes) -> bool:
         if topic != TOPICS.status(device_id) or not payload:
             return False
-        status = HealthStatus.model_validate_json(payload)
+        status = decode_json(Status, payload)
         return status.state == state and all(getattr(status, k) == v for k, v in fields.items())
 
     return match

@@ -14,6 +14,7 @@ from edge_agent import __version__
 from edge_agent.config import AgentConfig, write_config
 from loa.mosquitto import Mosquitto
 from playlists.signing import public_key_b64
+from playlists.wire import Status, decode_json
 from tests.edge_agent.conftest import (
     DEVICE_ID,
     MEDIA_TOKEN,
@@ -192,14 +193,12 @@ def test_status_carries_the_health_fields(start_agent, probe_factory):
 
     _, raw = probe.wait_for(is_status("online", volume=70, clock_sane=True))
 
-    from edge_agent.health import HealthStatus
-
-    status = HealthStatus.model_validate_json(raw)
+    status = decode_json(Status, raw)
     assert status.uptime_s is not None and status.uptime_s >= 0
     assert status.disk_free_mb is not None and status.disk_free_mb > 0
     assert status.cache_mb == 0 and status.media_quota_mb == 2048
     assert status.outbox_pending == 0 and status.rejected_documents == 0
-    assert status.link_quality is None
+    assert status.link_quality is None or 0 <= status.link_quality <= 100  # this machine's wifi, if any
     assert agent.shutdown() == 0
 
 

@@ -8,6 +8,7 @@ import time
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from playlists.wire import to_dict
 from tests.edge_agent.conftest import DEVICE_ID, TOPICS, eventually, is_receipt, is_status, now_ms
 
 pytestmark = pytest.mark.integration
@@ -15,7 +16,7 @@ ZONE = "v-demo-1"
 
 
 def play_now_args(item, *, repeat=1, after="skip"):
-    return {"item": item.model_dump(mode="json"), "repeat": repeat, "after": after}
+    return {"item": to_dict(item), "repeat": repeat, "after": after}
 
 
 def test_emergency_play_now_preempts_within_a_second_repeats_then_resumes_the_bulletin(

@@ -124,7 +124,10 @@ def test_kill_while_receipts_are_appended_loses_and_doubles_none(spawn_agent, pr
     restarted = spawn_agent()
 
     def settled() -> list[Receipt] | None:
-        receipts = all_receipts(restarted, probe)
+        try:
+            receipts = all_receipts(restarted, probe)
+        except AssertionError:
+            return None  # a resent receipt may arrive after a newer one published live: wait for it
         handled = {r.item_id for r in receipts if r.event in ("completed", "skipped", "interrupted")}
         return receipts if len(handled) == len(items) else None
 

@@ -1,5 +1,6 @@
-"""Health fields: CPU temperature from thermal zones, the clock offset from chrony or SNTP (against a
-real UDP server), and a HealthStatus the controller's Status model still reads."""
+"""Health fields: CPU temperature from thermal zones, wireless link quality from a fake
+/proc/net/wireless, the clock offset from chrony or SNTP (against a real UDP server), and a status
+with every health field that the controller reads back whole."""
 
 from __future__ import annotations
 
@@ -13,12 +14,16 @@ import pytest
 from edge_agent.health import (
     NTP_EPOCH_OFFSET_S,
     ClockOffset,
-    HealthStatus,
     chrony_offset_ms,
     cpu_temp_c,
+    link_quality,
     sntp_offset_ms,
 )
-from playlists.wire import Status
+from playlists.wire import Status, WireError, decode_json, to_json
+
+WIRELESS_HEADER = """Inter-| sta-|   Quality        |   Discarded packets               | Missed | WE
+ face | tus | link level noise |  nwid  crypt   frag  retry   misc | beacon | 22
+"""
 
 
 def zone(root, name: str, kind: str, temp: str) -> None:
@@ -37,6 +42,34 @@ def test_cpu_temperature_prefers_the_cpu_zone(tmp_path):
 
 def test_cpu_temperature_is_none_without_thermal_zones(tmp_path):
     assert cpu_temp_c(tmp_path / "absent") is None
+
+
+def test_link_quality_is_the_wireless_quality_in_percent(tmp_path):
+    wireless = tmp_path / "wireless"
+    wireless.write_text(
+        WIRELESS_HEADER + " wlan0: 0000   49.  -61.  -256        0      0      0      0      0        0\n"
+    )
+
+    assert link_quality(wireless) == 70  # 49/70
+
+
+def test_link_quality_takes_the_best_interface_and_caps_at_100(tmp_path):
+    wireless = tmp_path / "wireless"
+    wireless.write_text(
+        WIRELESS_HEADER
+        + " wlan0: 0000   21.  -89.  -256        0      0      0      0      0        0\n"
+        + " wlan1: 0000   80.  -30.  -256        0      0      0      0      0        0\n"
+    )
+
+    assert link_quality(wireless) == 100
+
+
+def test_link_quality_is_none_without_a_wireless_interface(tmp_path):
+    headers_only = tmp_path / "wireless"
+    headers_only.write_text(WIRELESS_HEADER)
+
+    assert link_quality(headers_only) is None
+    assert link_quality(tmp_path / "absent") is None
 
 
 @pytest.mark.parametrize(
@@ -103,9 +136,27 @@ def test_clock_offset_uses_sntp_without_chrony_and_never_raises(sntp_server):
     assert not ClockOffset(ntp_server=None, chronyc=None).available
 
 
-def test_health_status_is_read_by_the_controllers_status_model():
-    health = HealthStatus(device_id="box-1", state="online", uptime_s=5, cpu_temp_c=48.2, volume=70)
+def test_a_status_with_every_health_field_round_trips():
+    status = Status(
+        device_id="box-1",
+        state="online",
+        uptime_s=5,
+        disk_free_mb=900,
+        cache_mb=12.5,
+        media_quota_mb=2048,
+        cpu_temp_c=48.2,
+        clock_offset_ms=-3.5,
+        clock_sane=True,
+        clock_jump_ms=0,
+        link_quality=70,
+        volume=70,
+    )
 
-    status = Status.model_validate_json(health.model_dump_json())
+    assert decode_json(Status, to_json(status)) == status
 
-    assert (status.device_id, status.state) == ("box-1", "online")
+
+def test_a_status_with_an_impossible_health_figure_is_refused():
+    with pytest.raises(WireError, match="link_quality"):
+        decode_json(
+            Status, b'{"v":1,"type":"status","device_id":"box-1","state":"online","link_quality":101}'
+        )

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from edge_agent.trust import Rejected, Trust
 from playlists.signing import canonical_json, key_id
-from playlists.wire import Ack
+from playlists.wire import Ack, to_dict
 
 NOW = 1_767_225_600_000
 
@@ -50,7 +50,7 @@ def test_timeline_signed_by_another_key_is_rejected(controller, trust):
 
 def test_timeline_signed_by_another_key_under_the_pinned_kid_is_rejected(controller, trust):
     rogue = Ed25519PrivateKey.generate()
-    payload = controller.timeline(3, now_ms=NOW).model_dump(mode="json")
+    payload = to_dict(controller.timeline(3, now_ms=NOW))
     sig = base64.b64encode(rogue.sign(canonical_json(payload))).decode()
     raw = canonical_json({"payload": payload, "sig": sig, "kid": controller.kid})
 
@@ -96,7 +96,7 @@ def test_timeline_for_another_device_is_rejected(controller, trust):
 
 
 def test_document_of_an_unknown_wire_version_is_rejected(controller, trust):
-    payload = controller.timeline(3, now_ms=NOW).model_dump(mode="json") | {"v": 2}
+    payload = to_dict(controller.timeline(3, now_ms=NOW)) | {"v": 2}
     sig = base64.b64encode(controller.key.sign(canonical_json(payload))).decode()
     raw = canonical_json({"payload": payload, "sig": sig, "kid": controller.kid})
 
@@ -186,7 +186,7 @@ def test_command_signed_by_another_key_is_rejected(controller, trust):
 
 
 def test_command_with_an_unknown_name_is_malformed(controller, trust):
-    payload = controller.command(now_ms=NOW).model_dump(mode="json") | {"name": "self_destruct"}
+    payload = to_dict(controller.command(now_ms=NOW)) | {"name": "self_destruct"}
     sig = base64.b64encode(controller.key.sign(canonical_json(payload))).decode()
     raw = canonical_json({"payload": payload, "sig": sig, "kid": controller.kid})
 

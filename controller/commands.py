@@ -1,0 +1,199 @@
+"""Remote commands to one box from the panel or the API: signed, published, and followed to their outcome.
+
+A command is stored as a ``DeviceCommand`` in state ``sent``, signed and published on the box's command
+topic. The box answers with a ``command_done`` receipt (or ``failed`` with a reason) carrying the
+command id; ``record_outcome`` marks the command. A box ignores a command after its ``expires_at``,
+so one still ``sent`` after that instant is shown as expired: the box never confirmed it.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from controller import audit_log
+from controller.auth import require
+from controller.errors import Conflict, InvalidInput, NotFound
+from controller.keys import Signer
+from controller.models import Device, DeviceCommand, User, utcnow
+from controller.zones import visible_zone_ids
+from playlists.wire import Command, SetVolumeArgs, TestToneArgs, Topics, WireError, decode, to_dict
+
+Publish = Callable[[str, bytes, bool], None]
+
+NAMES_VI = {
+    "set_volume": "Đặt âm lượng",
+    "stop": "Dừng phát",
+    "test_tone": "Phát âm thử",
+    "resync": "Đồng bộ lại",
+    "restart": "Khởi động lại phần mềm loa",
+}
+STATE_VI = {
+    "sent": "Đã gửi, chờ loa xác nhận",
+    "done": "Loa đã thực hiện",
+    "failed": "Loa báo lỗi",
+    "expired": "Hết hạn – loa không xác nhận",
+}
+_ARGS: dict[str, type[SetVolumeArgs] | type[TestToneArgs]] = {
+    "set_volume": SetVolumeArgs,
+    "test_tone": TestToneArgs,
+}
+_ARGS_ERROR_VI = {
+    "set_volume": "Âm lượng phải là số nguyên từ 0 đến 100.",
+    "test_tone": "Âm thử kéo dài 1–60 giây, tần số 100–8000 Hz.",
+}
+
+
+def sign_command(
+    signer: Signer,
+    *,
+    command_id: str,
+    target: str,
+    name: str,
+    args: Mapping[str, Any],
+    now: datetime,
+    ttl: timedelta,
+) -> bytes:
+    """The signed envelope of a ``Command`` valid from ``now`` for ``ttl`` (boxes and zones alike)."""
+    command = Command(
+        id=command_id,
+        target=target,
+        issued_at_ms=int(now.timestamp() * 1000),
+        expires_at_ms=int((now + ttl).timestamp() * 1000),
+        name=name,  # type: ignore[arg-type]
+        args=dict(args),
+    )
+    return signer.sign(command)
+
+
+def checked_args(name: str, args: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The command's arguments as the box will read them, defaults filled in; refuses bad ones."""
+    if name not in NAMES_VI:
+        raise InvalidInput("Lệnh không hợp lệ.", field="name")
+    doc_type = _ARGS.get(name)
+    if doc_type is None:
+        return {}
+    try:
+        return to_dict(decode(doc_type, dict(args or {})))
+    except WireError as exc:
+        raise InvalidInput(_ARGS_ERROR_VI[name], field="args") from exc
+
+
+def state_of(command: DeviceCommand, *, now: datetime) -> str:
+    """``sent``, ``done``, ``failed`` or ``expired`` (still sent after it expired)."""
+    if command.state == "sent" and now >= command.expires_at:
+        return "expired"
+    return command.state
+
+
+def describe(command: DeviceCommand) -> str:
+    """The command in Vietnamese, with its arguments: "Đặt âm lượng 70 %"."""
+    args = json.loads(command.args_json or "{}")
+    label = NAMES_VI.get(command.name, command.name)
+    if command.name == "set_volume":
+        return f"{label} {args.get('volume')} %"
+    if command.name == "test_tone":
+        return f"{label} {args.get('seconds')} giây, {args.get('frequency_hz')} Hz"
+    return label
+
+
+class CommandService:
+    """Sends commands to single boxes."""
+
+    def __init__(self, *, signer: Signer, topics: Topics, publish: Publish, ttl: timedelta) -> None:
+        self.signer, self.topics, self.publish, self.ttl = signer, topics, publish, ttl
+
+    def send(
+        self,
+        session: Session,
+        *,
+        user: User,
+        device_id: str,
+        name: str,
+        args: Mapping[str, Any] | None = None,
+        now: datetime | None = None,
+    ) -> DeviceCommand:
+        """Check the user's rights and the arguments, store, sign and publish the command."""
+        require(user, "device.command")
+        device = visible_device(session, user=user, device_id=device_id)
+        if device.revoked_at is not None or not device.is_active or not device.public_key:
+            raise Conflict("Cụm loa chưa được cài đặt hoặc đã bị thu hồi; không gửi lệnh được.")
+        clean = checked_args(name, args)
+        now = now or utcnow()
+        command = DeviceCommand(
+            id=f"c{int(now.timestamp() * 1000)}-{secrets.token_hex(4)}",
+            device_id=device.id,
+            name=name,
+            args_json=json.dumps(clean, sort_keys=True),
+            issued_by=user.id,
+            issued_at=now,
+            expires_at=now + self.ttl,
+        )
+        session.add(command)
+        audit_log.record(
+            session,
+            actor=user,
+            action="device.command",
+            object_type="device",
+            object_id=device.id,
+            command_id=command.id,
+            name=name,
+            args=clean,
+        )
+        session.commit()
+        envelope = sign_command(
+            self.signer,
+            command_id=command.id,
+            target=device.id,
+            name=name,
+            args=clean,
+            now=now,
+            ttl=self.ttl,
+        )
+        self.publish(self.topics.command(device.id), envelope, False)
+        session.refresh(command)
+        return command
+
+
+def visible_device(session: Session, *, user: User, device_id: str) -> Device:
+    """The box, if the user may see it; otherwise "not found" (whether it exists is not told)."""
+    require(user, "device.view")
+    device = session.get(Device, device_id)
+    zones = visible_zone_ids(session, user=user)
+    if device is None or (zones is not None and device.zone_id not in zones):
+        raise NotFound("Không tìm thấy cụm loa.")
+    return device
+
+
+def recent_commands(session: Session, *, device_id: str, limit: int = 20) -> Sequence[DeviceCommand]:
+    return session.exec(
+        select(DeviceCommand)
+        .where(DeviceCommand.device_id == device_id)
+        .order_by(col(DeviceCommand.issued_at).desc())
+        .limit(limit)
+    ).all()
+
+
+def record_outcome(
+    session: Session, *, device_id: str, command_id: str, event: str, reason: str | None, at: datetime
+) -> bool:
+    """Mark the box's command done or failed from its receipt; False if it is not one of ours
+    (zone commands of emergencies) or already marked. Committed by the caller."""
+    if event not in ("command_done", "failed"):
+        return False
+    result = session.exec(
+        update(DeviceCommand)
+        .where(
+            col(DeviceCommand.id) == command_id,
+            col(DeviceCommand.device_id) == device_id,
+            col(DeviceCommand.state) == "sent",
+        )
+        .values(state="done" if event == "command_done" else "failed", reason=reason, done_at=at)
+    )
+    return bool(result.rowcount)
