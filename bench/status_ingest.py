@@ -198,11 +198,9 @@ def start_controller(
         if process.poll() is not None:
             tail = (work / "controller.log").read_text()[-3000:]
             raise SystemExit(f"status_ingest: the controller exited ({process.returncode}):\n{tail}")
-        try:
+        with contextlib.suppress(httpx.HTTPError):  # not listening yet: try again shortly
             if httpx.get(f"{url}/healthz", timeout=2).json().get("mqtt"):
                 return process, url
-        except httpx.HTTPError:
-            pass
         time.sleep(0.2)
     process.kill()
     raise SystemExit("status_ingest: the controller did not connect to the broker within 120 s")

@@ -23,6 +23,7 @@ stdout (logs go to stderr):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import heapq
 import json
@@ -121,11 +122,10 @@ class Swarm:
         self.writing[sock.fileno()] = False
 
     def _unregister(self, sock: Any) -> None:
-        try:
+        # The socket may be closed already (fileno -1) or never registered: nothing to undo then.
+        with contextlib.suppress(KeyError, ValueError):
             self.writing.pop(sock.fileno(), None)
             self.sel.unregister(sock)
-        except (KeyError, ValueError):
-            pass
 
     def _want_write(self, sock: Any, want: bool) -> None:
         fd = sock.fileno()
