@@ -97,10 +97,9 @@ def run_piped(*commands: list[str], what: str, paths: list[Path]) -> bytes:
                 process.wait()
             if process.stderr is not None:
                 process.stderr.close()
-    for index, (args, code) in enumerate(zip(commands, codes, strict=True)):
+    for args, code, output in zip(commands, codes, outputs, strict=True):
         if code != 0:
-            stage = what if index < len(commands) - 1 else f"{what} (measuring)"
-            _fail(stage, args[0], code, outputs[index], paths)
+            _fail(what, args[0], code, output, paths)
     return outputs[-1]
 
 

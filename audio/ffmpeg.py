@@ -203,10 +203,15 @@ def analyse(path: Path, *, silence_dbfs: float = -60.0, min_silence_s: float = 0
     )
 
 
-def loudnorm_first_pass(inputs: Sequence[Path], graph: str, *, what: str) -> LoudnormStats:
-    """Run ``graph`` (which ends in ``loudnorm=…:print_format=json`` labelled ``[out]``) and parse it."""
-    args = [FFMPEG, *_LOGGED, *_inputs(inputs), "-filter_complex", graph, "-map", "[out]", "-f", "null", "-"]
-    text = run(args, what=what, paths=list(inputs)).stderr.decode("utf-8", "replace")
+def loudnorm_first_pass(inputs: Sequence[Path], graph: str, loudnorm: str, *, what: str) -> LoudnormStats:
+    """Run ``graph`` (output ``[out]``) into ``loudnorm`` (``…:print_format=json``) and parse what it says.
+
+    The graph and loudnorm run in two processes, so that loudnorm (single-threaded, at 192 kHz) has
+    a core of its own.
+    """
+    measure = [FFMPEG, *_LOGGED, "-f", "nut", "-i", "pipe:0", "-af", loudnorm, "-f", "null", "-"]
+    produced = run_piped(_filtered(inputs, graph, SAMPLE_RATE), measure, what=what, paths=list(inputs))
+    text = produced.decode("utf-8", "replace")
     start, end = text.rfind("{"), text.rfind("}")
     try:
         found: dict[str, Any] = json.loads(text[start : end + 1]) if 0 <= start < end else {}
@@ -235,9 +240,6 @@ def encode_and_measure(
     """
     muxer = MUXERS[codec]
     tmp = temporary_sibling(dst)
-    pcm = ["-ac", "1", "-ar", str(sample_rate), "-c:a", "pcm_f32le", "-f", "nut", "pipe:1"]
-    filters = [FFMPEG, *_QUIET, "-loglevel", "error", *_inputs(inputs), "-filter_complex", graph]
-    filters += ["-map", "[out]", "-map_metadata", "-1", *pcm]
     # The tee muxer writes the file (seekable: MP3 gets its Xing header) and a copy to the pipe.
     output = ["-f", "tee", f"[f={muxer}:fflags=+bitexact]{_tee_escape(url(tmp))}|[f={muxer}]pipe\\:1"]
     encode = [FFMPEG, *_QUIET, "-loglevel", "error", "-y", "-f", "nut", "-i", "pipe:0", "-map", "0:a"]
@@ -248,6 +250,7 @@ def encode_and_measure(
     measure = [FFMPEG, *logged, "-f", muxer, "-i", "pipe:0", "-af", "ebur128=peak=true:framelog=verbose"]
     what = f"cannot encode {', '.join(p.name for p in inputs)}"
     try:
+        filters = _filtered(inputs, graph, sample_rate)
         measured = run_piped(filters, encode, [*measure, "-f", "null", "-"], what=what, paths=[*inputs, tmp])
         with tmp.open("rb+") as written:
             os.fsync(written.fileno())
@@ -346,6 +349,13 @@ def _write_with_ffmpeg(args: list[str], dst: Path, *, what: str, paths: list[Pat
         tmp.unlink(missing_ok=True)
         raise
     fsync_dir(dst.parent)
+
+
+def _filtered(inputs: Sequence[Path], graph: str, sample_rate: int) -> list[str]:
+    """ffmpeg running ``graph`` over ``inputs`` and writing its ``[out]`` to stdout, mono float PCM."""
+    filters = [FFMPEG, *_QUIET, "-loglevel", "error", *_inputs(inputs), "-filter_complex", graph]
+    pcm = ["-ac", "1", "-ar", str(sample_rate), "-c:a", "pcm_f32le", "-f", "nut", "pipe:1"]
+    return [*filters, "-map", "[out]", "-map_metadata", "-1", *pcm]
 
 
 def _input(path: Path) -> list[str]:

@@ -99,7 +99,7 @@ def process(
     inputs, programme = programme_graph(src, analysis, settings, opening=opening, closing=closing)
     started = time.perf_counter()
     stats = loudnorm_first_pass(
-        inputs, f"{programme};[prog]{measure_filter(settings)}[out]", what=f"cannot measure {src.name}"
+        inputs, f"{programme};[prog]anull[out]", measure_filter(settings), what=f"cannot measure {src.name}"
     )
     timings["loudnorm_measure"] = time.perf_counter() - started
 
