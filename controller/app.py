@@ -136,6 +136,8 @@ def build_services(
                 codec=settings.audio_codec,
                 target_lufs=settings.target_lufs,
                 chimes=settings.chimes,
+                opening_chime=settings.opening_chime,
+                closing_chime=settings.closing_chime,
                 max_upload_bytes=settings.max_upload_mb * 1024 * 1024,
             ),
             cache=RenderCache.beside(store),

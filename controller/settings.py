@@ -136,6 +136,12 @@ class Settings(BaseSettings):
         default=-16.0, ge=-40, le=-5, description="Loudness every bulletin is brought to"
     )
     chimes: bool = Field(default=True, description="Play the opening and closing chimes around bulletins")
+    opening_chime: Path | None = Field(
+        default=None, description="Sound file played before every bulletin (default: a generated chime)"
+    )
+    closing_chime: Path | None = Field(
+        default=None, description="Sound file played after every bulletin (default: a generated chime)"
+    )
     max_upload_mb: int = Field(default=64, ge=1, le=1024, description="Largest recording a user may upload")
     secure_cookies: bool = Field(
         default=False, description="Mark cookies Secure and use the __Host- prefix (when served over TLS)"

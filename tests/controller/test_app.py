@@ -50,3 +50,18 @@ def test_the_compile_job_is_kept_in_the_database(tmp_path) -> None:  # type: ign
         "compile-timelines",
         "prune-health",
     ]
+
+
+def test_configured_chime_files_reach_the_renderer(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from controller.settings import Settings
+
+    opening, closing = tmp_path / "mo-dau.wav", tmp_path / "ket-thuc.wav"
+    settings = Settings(
+        data_dir=tmp_path / "data", environment="development", opening_chime=opening, closing_chime=closing
+    )
+    services = build_services(settings, connect_mqtt=False)
+    try:
+        assert services.renderer.settings.opening_chime == opening
+        assert services.renderer.settings.closing_chime == closing
+    finally:
+        services.engine.dispose()
