@@ -26,6 +26,14 @@ router = APIRouter(prefix="/api/v1", tags=["registry"])
 MAX_CSV_BYTES = 2 * 1024 * 1024
 
 
+async def read_csv(file: UploadFile) -> bytes:
+    """An uploaded CSV file, refused past 2 MB without reading the rest."""
+    data = await file.read(MAX_CSV_BYTES + 1)
+    if len(data) > MAX_CSV_BYTES:
+        raise InvalidInput("Tệp CSV quá lớn (tối đa 2 MB).", field="file")
+    return data
+
+
 class EnrolIn(BaseModel):
     code: str = Field(min_length=4, max_length=64)
     public_key: str = Field(min_length=40, max_length=64, description="The box's Ed25519 key, base64 raw")
@@ -163,9 +171,7 @@ async def import_devices(
     file: UploadFile, user: ApiUser, session: SessionDep, services: ServicesDep
 ) -> list[RegisteredOut]:
     """Register boxes from CSV (device_id,name,zone_code,lat,lon,address), all or none."""
-    data = await file.read(MAX_CSV_BYTES + 1)
-    if len(data) > MAX_CSV_BYTES:
-        raise InvalidInput("Tệp CSV quá lớn (tối đa 2 MB).", field="file")
+    data = await read_csv(file)
     hours = services.settings.enrolment_code_hours
     made = registry.import_boxes(session, user=user, data=data, code_hours=hours)
     return [RegisteredOut(device=device_out(d), enrolment_code=c, code_valid_hours=hours) for d, c in made]

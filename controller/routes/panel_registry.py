@@ -15,7 +15,7 @@ from controller.auth import require
 from controller.deps import PanelLogin, ServicesDep, SessionDep
 from controller.errors import InvalidInput, LoaError
 from controller.models import Device, Zone
-from controller.routes.api_devices import MAX_CSV_BYTES, registry_changed
+from controller.routes.api_devices import read_csv, registry_changed
 from controller.routes.panel import CsrfField, check_csrf, page, see_other
 from controller.services import Services
 from controller.zones import VILLAGE_KINDS_VI, add_village, import_villages, targetable_zones
@@ -116,10 +116,8 @@ async def registry_import(
     csrf: CsrfField,
 ) -> Response:
     check_csrf(login[1], csrf)
-    data = await file.read(MAX_CSV_BYTES + 1)
     try:
-        if len(data) > MAX_CSV_BYTES:
-            raise InvalidInput("Tệp CSV quá lớn (tối đa 2 MB).", field="file")
+        data = await read_csv(file)
         made = registry.import_boxes(
             session, user=login[0], data=data, code_hours=services.settings.enrolment_code_hours
         )
@@ -245,10 +243,8 @@ async def villages_import(
     request: Request, login: PanelLogin, session: SessionDep, file: UploadFile, csrf: CsrfField
 ) -> Response:
     check_csrf(login[1], csrf)
-    data = await file.read(MAX_CSV_BYTES + 1)
     try:
-        if len(data) > MAX_CSV_BYTES:
-            raise InvalidInput("Tệp CSV quá lớn (tối đa 2 MB).", field="file")
+        data = await read_csv(file)
         import_villages(session, user=login[0], data=data)
     except LoaError as exc:
         session.rollback()
