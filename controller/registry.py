@@ -239,7 +239,7 @@ def enroll(
         media_token=media_token,
         media_base_url=settings.public_url,
         controller_public_key=controller_key,
-        zones=zone_codes(ZoneIndex.load(session), device),
+        zones=_zone_chain(session, device.zone_id),
     )
 
 
@@ -298,6 +298,15 @@ def broker_accounts(session: Session, settings: Settings) -> BrokerAccounts:
         ),
         topic_root=settings.topic_root,
     )
+
+
+def _zone_chain(session: Session, zone_id: int | None) -> tuple[str, ...]:
+    """One box's zone codes, nearest first, walking up the parents (no need to load the whole tree)."""
+    codes = []
+    while zone_id is not None and (zone := session.get(Zone, zone_id)) is not None:
+        codes.append(zone.code)
+        zone_id = zone.parent_id
+    return tuple(codes)
 
 
 def zone_codes(index: ZoneIndex, box: Device) -> tuple[str, ...]:

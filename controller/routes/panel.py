@@ -13,7 +13,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from controller import asrun, bulletins, devices, lexicon, rendering, schedules
+from controller import asrun, bulletins, lexicon, rendering, schedules
 from controller.auth import PERMISSIONS, ROLE_NAMES_VI, authenticate, close_session, open_session
 from controller.deps import PanelLogin, ServicesDep, SessionDep
 from controller.errors import Conflict, Forbidden, InvalidInput, LoaError
@@ -118,11 +118,8 @@ def home(request: Request, login: PanelLogin, session: SessionDep) -> HTMLRespon
     now = utcnow()
     listed = schedules.list_schedules(session, user=user) if reads_bulletins else []
     upcoming = [row for row in listed if row[0].starts_at >= now][:10]
-    boxes = devices.list_devices(session, user=user)
-    online = sum(1 for d, _z in boxes if d.state == "online")
-    return page(
-        request, login, "home.html", waiting=waiting, upcoming=upcoming, online=online, total=len(boxes)
-    )
+    # The boxes' counts come from the device_summary template global (alerts and effective state).
+    return page(request, login, "home.html", waiting=waiting, upcoming=upcoming)
 
 
 @router.get("/bulletins", response_class=HTMLResponse)
