@@ -29,7 +29,7 @@ from controller.gateway import MqttGateway
 from controller.health import HealthSampler, StatusWriter
 from controller.jobs import Jobs
 from controller.keys import Signer
-from controller.leader import Leadership, lock_for
+from controller.leader import Leadership, lock_for, mutex_for
 from controller.live import DeviceHub
 from controller.metrics import Metrics
 from controller.metrics import install as install_metrics
@@ -38,7 +38,7 @@ from controller.registry import BrokerSync
 from controller.rendering import Renderer
 from controller.services import Services
 from controller.settings import Settings
-from controller.timelines import TimelinePublisher
+from controller.timelines import Sent, TimelinePublisher
 from playlists.wire import Topics
 
 log = logging.getLogger(__name__)
@@ -85,9 +85,8 @@ def build_services(
     store = MediaStore(settings.media_dir)
     gateway: MqttGateway | None = None
 
-    def publish(topic: str, payload: bytes, retain: bool) -> None:
-        if gateway is not None:
-            gateway.publish(topic, payload, retain)
+    def publish(topic: str, payload: bytes, retain: bool) -> Sent | None:
+        return gateway.publish(topic, payload, retain) if gateway is not None else None
 
     publisher = TimelinePublisher(
         engine=engine,
@@ -96,6 +95,7 @@ def build_services(
         publish=publish,
         media_url=settings.public_url,
         horizon=timedelta(hours=settings.timeline_horizon_hours),
+        mutex=mutex_for(engine, settings.data_dir, "compile"),
     )
 
     def on_report(device_id: str, raw: bytes) -> None:
@@ -191,7 +191,7 @@ def create_app(settings: Settings, *, connect_mqtt: bool = True, run_jobs: bool 
     leadership = Leadership(
         lock_for(services.engine, settings.data_dir),
         interval_s=settings.leader_check_seconds,
-        on_elected=jobs.resume,
+        on_elected=lambda: jobs.resume(run_now=("compile-timelines",)),
         on_deposed=jobs.pause,
     )
 

@@ -18,7 +18,11 @@ from playlists.wire import Topics
 log = logging.getLogger(__name__)
 
 Handler = Callable[[str, bytes], None]  # device id, payload
-SESSION_EXPIRY_S = 7 * 24 * 3600
+# No broker session outlives a controller connection. Receipts come through a shared subscription, and
+# Mosquitto keeps routing a share to a disconnected member's persistent session: a dead replica would
+# swallow its share of the receipts until it came back. Nothing is lost without a session: a box keeps
+# each receipt in its outbox and sends it again until the controller's ack covers it.
+SESSION_EXPIRY_S = 0
 SHARED_GROUP = "$share/loa-controllers/"
 
 
@@ -58,19 +62,20 @@ class MqttGateway:
     def start(self) -> None:
         properties = Properties(PacketTypes.CONNECT)
         properties.SessionExpiryInterval = SESSION_EXPIRY_S
-        self.client.connect_async(
-            self.host, self.port, keepalive=30, clean_start=False, properties=properties
-        )
+        self.client.connect_async(self.host, self.port, keepalive=30, clean_start=True, properties=properties)
         self.client.loop_start()
 
     def stop(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
 
-    def publish(self, topic: str, payload: bytes, retain: bool = False) -> None:
+    def publish(self, topic: str, payload: bytes, retain: bool = False) -> mqtt.MQTTMessageInfo | None:
+        """Queue a QoS 1 message; its info (to wait for the broker's PUBACK), or None if not sent."""
         info = self.client.publish(topic, payload, qos=1, retain=retain)
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             log.warning("publish queued while disconnected", extra={"topic": topic, "rc": info.rc})
+            return None
+        return info
 
     def _handle_connect(
         self, client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any

@@ -60,7 +60,12 @@ class Jobs:
     def pause(self) -> None:
         self.scheduler.pause()
 
-    def resume(self) -> None:
+    def resume(self, *, run_now: tuple[str, ...] = ()) -> None:
+        """Start running jobs; ``run_now`` ones at once (a new leader catches up on what the old one
+        may have left half done)."""
+        for name in run_now:
+            if self.scheduler.get_job(name) is not None:
+                self.scheduler.modify_job(name, next_run_time=datetime.now(UTC))
         self.scheduler.resume()
 
     def stop(self) -> None:

@@ -19,7 +19,7 @@ import hashlib
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -74,7 +74,7 @@ class AdvisoryLock:
 
     def __init__(self, engine: Engine, name: str = "loa-controller-leader") -> None:
         self.engine = engine
-        self.key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        self.key = _key(name)
         self._connection: Any = None
 
     def try_acquire(self) -> bool:
@@ -199,3 +199,57 @@ class Leadership:
             self.is_leader = False
             self.on_deposed()
         self.lock.release()
+
+
+def _key(name: str) -> int:
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+Mutex = Callable[[], contextlib.AbstractContextManager[None]]
+
+
+def mutex_for(engine: Engine, fallback_dir: Path, name: str) -> Mutex:
+    """A lock that every replica sharing the database waits for: one holder at a time, freed when its
+    holder dies. Used to serialise timeline compiles, so two replicas never publish versions that fork.
+
+    PostgreSQL: ``pg_advisory_lock`` on a connection of its own (a dead holder's connection closes,
+    and the lock with it). SQLite: a blocking ``flock`` on ``<database>.<name>``.
+    """
+    url = engine.url
+    if url.get_backend_name() == "postgresql":
+        key = _key(f"loa-{name}")
+
+        @contextlib.contextmanager
+        def advisory() -> Iterator[None]:
+            connection = engine.raw_connection()
+            try:
+                cursor = connection.cursor()
+                cursor.execute("SELECT pg_advisory_lock(%s)", (key,))
+                connection.commit()
+                yield
+                cursor.execute("SELECT pg_advisory_unlock(%s)", (key,))
+                connection.commit()
+            except BaseException:
+                _invalidate(connection)  # closing the session frees the lock in any state
+                raise
+            else:
+                connection.close()
+
+        return advisory
+    database = url.database
+    if url.get_backend_name() == "sqlite" and database and database != ":memory:":
+        path = Path(database).with_name(f"{Path(database).name}.{name}")
+    else:
+        path = fallback_dir / f"{name}-{os.getpid()}.lock"
+
+    @contextlib.contextmanager
+    def flocked() -> Iterator[None]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("ab") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    return flocked

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
@@ -19,7 +22,15 @@ from playlists.wire import Timeline, Topics
 
 log = logging.getLogger(__name__)
 
-Publish = Callable[[str, bytes, bool], None]  # topic, payload, retain
+
+class Sent(Protocol):
+    """What a publish may return: something to wait on until the broker has the message."""
+
+    def wait_for_publish(self, timeout: float | None = None) -> None: ...
+
+
+Publish = Callable[[str, bytes, bool], "Sent | None"]  # topic, payload, retain
+SEND_TIMEOUT_S = 30.0
 
 
 def to_ms(value: datetime) -> int:
@@ -38,8 +49,10 @@ class TimelinePublisher:
         publish: Publish,
         media_url: str,
         horizon: timedelta,
+        mutex: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext,
     ) -> None:
         self.engine = engine
+        self.mutex = mutex
         self.signer = signer
         self.topics = topics
         self.publish = publish
@@ -51,9 +64,19 @@ class TimelinePublisher:
     def refresh(self, now: datetime | None = None, *, device_ids: Iterable[str] | None = None) -> int:
         """Recompile boxes (all, or just ``device_ids``); publish changed or soon-to-expire timelines.
 
-        Returns how many timelines were published.
+        Returns how many timelines were published. Replicas sharing the database take turns (``mutex``),
+        and each hands its versions to the broker before the next one compiles, so the retained
+        timeline on the broker is always the newest version the database holds.
         """
-        with self._lock, Session(self.engine) as session:
+        with self._lock, self.mutex():
+            published = self._compile(now, device_ids)
+            self._send(published)
+        if published:
+            log.info("published %d timeline(s)", len(published))
+        return len(published)
+
+    def _compile(self, now: datetime | None, device_ids: Iterable[str] | None) -> list[tuple[str, bytes]]:
+        with Session(self.engine) as session:
             now = now or utcnow()
             until = now + self.horizon
             index = ZoneIndex.load(session)
@@ -114,11 +137,16 @@ class TimelinePublisher:
                 published.append((device_id, envelope))
             # Commit before publishing: a version is never sent that the database does not know.
             session.commit()
-        for device_id, envelope in published:
-            self.publish(self.topics.timeline(device_id), envelope, True)
-        if published:
-            log.info("published %d timeline(s)", len(published))
-        return len(published)
+        return published
+
+    def _send(self, published: list[tuple[str, bytes]]) -> None:
+        sent = [self.publish(self.topics.timeline(device), envelope, True) for device, envelope in published]
+        deadline = time.monotonic() + SEND_TIMEOUT_S
+        for message in sent:
+            if message is None:
+                continue  # not connected: the broker gets every stored timeline on reconnection
+            with contextlib.suppress(Exception):  # a lost connection ends the wait; see above
+                message.wait_for_publish(max(0.0, deadline - time.monotonic()))
 
     def republish_all(self) -> None:
         """Send every stored timeline again (after a broker lost its retained messages)."""
