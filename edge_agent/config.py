@@ -44,6 +44,9 @@ class AgentConfig:
     alsa_mixer_control: mixer control that carries the box volume when ``amixer`` is installed.
     volume: the box's volume in percent until a set_volume command changes it.
     ntp_server: host asked (SNTP) for the clock offset when chrony is not installed; none: no offset.
+    update_confirm_s: a new agent release on trial is kept once connected to the broker this long.
+    update_trial_s: a release on trial that has not been kept after this long exits (to be started
+        again, and rolled back after three starts; see docs/agent.md, "Updates").
     """
 
     device_id: str
@@ -67,6 +70,8 @@ class AgentConfig:
     alsa_mixer_control: str = "Master"
     volume: int = 100
     ntp_server: str | None = None
+    update_confirm_s: int = 60
+    update_trial_s: int = 600
 
     @property
     def file_sink_dir(self) -> Path:
@@ -97,6 +102,8 @@ _TYPES: dict[str, type] = {
     "alsa_mixer_control": str,
     "volume": int,
     "ntp_server": str,
+    "update_confirm_s": int,
+    "update_trial_s": int,
 }
 _PATHS = ("data_dir", "sink_dir", "mqtt_ca_file")
 

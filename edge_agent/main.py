@@ -30,6 +30,7 @@ from edge_agent.sdnotify import Notifier
 from edge_agent.sinks import AlsaSink, FileSink, Sink
 from edge_agent.state import TimelineStore, VolumeStore
 from edge_agent.trust import Trust
+from edge_agent.update import Releases
 from playlists.signing import WireError, public_key_from_b64
 from playlists.wire import Topics
 
@@ -39,6 +40,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
 EXIT_RESTART = 75  # asked to restart by a command: non-zero, so the service manager starts us again
+EXIT_TRIAL_FAILED = 76  # a release on trial that did not prove itself: the launcher counts the start
 TICK_S = 1.0
 
 
@@ -101,6 +103,9 @@ def build_agent(config: AgentConfig, *, clock: Clock) -> tuple[Agent, Outbox]:
         sink=sink,
         clock=clock,
         clock_offset=ClockOffset(ntp_server=config.ntp_server),
+        releases=Releases(config.data_dir),
+        update_confirm_s=config.update_confirm_s,
+        update_trial_s=config.update_trial_s,
     )
     return agent, outbox
 
@@ -138,6 +143,10 @@ def run(
             if agent.restart_requested.is_set():
                 log.warning("restart requested by a command; exiting with %d", EXIT_RESTART)
                 exit_code = EXIT_RESTART
+                break
+            if agent.trial_failed:
+                log.error("this release on trial never proved itself; exiting with %d", EXIT_TRIAL_FAILED)
+                exit_code = EXIT_TRIAL_FAILED
                 break
     finally:
         log.info("agent %s stopping", config.device_id)

@@ -204,6 +204,12 @@ class Outbox:
             )
         return cursor.rowcount == 1
 
+    def settle_command(self, command_id: str) -> None:
+        """Mark an accepted command finished without a receipt: one whose receipt comes later by
+        another way (an update's, once its trial ends), so a restart does not report it failed."""
+        with self._lock, self._transaction():
+            self._db.execute("UPDATE commands SET done = 1 WHERE id = ?", (command_id,))
+
     def command_seen(self, command_id: str) -> bool:
         with self._lock:
             row = self._db.execute("SELECT 1 FROM commands WHERE id = ?", (command_id,)).fetchone()

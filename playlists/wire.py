@@ -78,7 +78,7 @@ class Timeline(WireDocument, frozen=True, kw_only=True):
     items: tuple[TimelineItem, ...] = ()
 
 
-CommandName = Literal["play_now", "stop", "set_volume", "test_tone", "resync", "restart"]
+CommandName = Literal["play_now", "stop", "set_volume", "test_tone", "resync", "restart", "update"]
 
 
 class PlayNowArgs(WireDocument, frozen=True, kw_only=True):
@@ -103,14 +103,24 @@ class TestToneArgs(WireDocument, frozen=True, kw_only=True):
     frequency_hz: Annotated[int, Meta(ge=100, le=8000)] = 1000
 
 
+class UpdateArgs(WireDocument, frozen=True, kw_only=True):
+    """``update``: run another release of the agent (a wheel of the ``loa`` project), kept only if it
+    works (docs/agent.md, "Updates")."""
+
+    version: Annotated[str, Meta(pattern=r"^[0-9A-Za-z][0-9A-Za-z.+!_-]{0,63}$")]
+    url: Annotated[str, Meta(description="Where to GET the wheel, with the box's bearer token")]
+    sha256: Sha256
+    bytes: Annotated[int, Meta(ge=1, le=50 * 1024 * 1024)]
+
+
 class Command(WireDocument, frozen=True, kw_only=True):
     """An order to a box or a zone, valid only between issued_at and expires_at.
 
     ``args`` by ``name``: ``play_now`` → PlayNowArgs; ``set_volume`` → SetVolumeArgs; ``test_tone`` →
     TestToneArgs; ``stop`` (silence everything now, cancel play_now commands), ``resync`` (republish
     status, refetch missing media) and ``restart`` (exit so the service manager restarts the agent)
-    take none. A box answers every command it executed with a ``command_done`` receipt (or ``failed``)
-    carrying ``command_id``.
+    take none; ``update`` → UpdateArgs. A box answers every command it executed with a
+    ``command_done`` receipt (or ``failed``) carrying ``command_id``.
     """
 
     v: Literal[1] = 1
