@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from controller.i18n import N_, decimal, gettext, ngettext
 from controller.models import Receipt
 
 LOW_DISK_MB = 200
@@ -36,22 +37,23 @@ FAILED_WINDOW = timedelta(hours=24)
 MAX_OUTBOX = 100
 STALE_INTERVALS = 3
 
-STATE_VI = {"online": "Trực tuyến", "offline": "Mất kết nối", "unknown": "Chưa kết nối lần nào"}
-LABELS_VI = {
-    "offline": "Mất kết nối quá lâu",
-    "low_disk": "Sắp hết dung lượng",
-    "cache_over_quota": "Bộ nhớ đệm vượt hạn mức",
-    "clock_offset": "Đồng hồ lệch",
-    "clock_not_sane": "Đồng hồ chưa đồng bộ, loa tạm ngừng phát",
-    "failed_plays": "Phát lỗi nhiều lần",
-    "outbox_backlog": "Tồn đọng biên nhận",
-    "rejected_documents": "Loa từ chối tài liệu (nghi giả mạo)",
+STATE_LABELS = {"online": N_("Online"), "offline": N_("Disconnected"), "unknown": N_("Never connected")}
+LABELS = {
+    "offline": N_("Disconnected for too long"),
+    "low_disk": N_("Running out of space"),
+    "cache_over_quota": N_("Audio cache over its quota"),
+    "clock_offset": N_("Clock off"),
+    "clock_not_sane": N_("Clock not synchronised: the box has paused playing"),
+    "failed_plays": N_("Repeated failed plays"),
+    "outbox_backlog": N_("Receipts piling up"),
+    "rejected_documents": N_("The box refused documents (suspected forgery)"),
 }
 
 
 @dataclass(frozen=True)
 class Alert:
-    """One problem of one box: a stable ``code``, a Vietnamese ``label`` and a short ``detail``."""
+    """One problem of one box: a stable ``code``, a ``label`` and a short ``detail`` (both in the
+    language of the request that asked, Vietnamese by default)."""
 
     code: str
     label: str
@@ -101,41 +103,55 @@ def alerts_for(
         and effective_state(state, last_seen_at, now=now, rules=rules) == "offline"
         and now - last_seen_at > rules.offline_after
     ):
-        found.append(_alert("offline", duration_vi(now - last_seen_at)))
+        found.append(_alert("offline", duration_text(now - last_seen_at)))
     if status.get("clock_sane") is False:
         found.append(_alert("clock_not_sane"))
     offset = status.get("clock_offset_ms")
     if isinstance(offset, int | float) and abs(offset) > MAX_CLOCK_OFFSET_MS:
-        found.append(_alert("clock_offset", f"{offset / 1000:+.1f} giây".replace(".", ",")))
+        found.append(
+            _alert("clock_offset", gettext("%(seconds)s s", seconds=decimal(offset / 1000, "+0.0;-0.0")))
+        )
     if failed_plays >= FAILED_PLAYS:
-        found.append(_alert("failed_plays", f"{failed_plays} lần trong 24 giờ"))
+        found.append(
+            _alert(
+                "failed_plays",
+                ngettext("%(num)s time in 24 hours", "%(num)s times in 24 hours", failed_plays),
+            )
+        )
     free = status.get("disk_free_mb")
     if isinstance(free, int | float) and free < LOW_DISK_MB:
-        found.append(_alert("low_disk", f"còn {free:.0f} MB"))
+        found.append(_alert("low_disk", gettext("%(mb)s MB left", mb=round(free))))
     cache, quota = status.get("cache_mb"), status.get("media_quota_mb")
     if isinstance(cache, int | float) and isinstance(quota, int | float) and cache > quota:
         found.append(_alert("cache_over_quota", f"{cache:.0f}/{quota:.0f} MB"))
     pending = status.get("outbox_pending")
     if isinstance(pending, int) and pending > MAX_OUTBOX:
-        found.append(_alert("outbox_backlog", f"{pending} biên nhận chưa gửi được"))
+        found.append(
+            _alert(
+                "outbox_backlog",
+                ngettext("%(num)s receipt not yet sent", "%(num)s receipts not yet sent", pending),
+            )
+        )
     rejected = status.get("rejected_documents")
     if isinstance(rejected, int) and rejected > 0:
-        found.append(_alert("rejected_documents", f"{rejected} tài liệu"))
+        found.append(
+            _alert("rejected_documents", ngettext("%(num)s document", "%(num)s documents", rejected))
+        )
     return tuple(found)
 
 
 def _alert(code: str, detail: str = "") -> Alert:
-    return Alert(code, LABELS_VI[code], detail)
+    return Alert(code, gettext(LABELS[code]), detail)
 
 
-def duration_vi(delta: timedelta) -> str:
-    """A rough duration in Vietnamese: "45 phút", "3 giờ", "2 ngày"."""
+def duration_text(delta: timedelta) -> str:
+    """A rough duration in the reader's language: "45 phút", "3 giờ", "2 ngày"."""
     minutes = int(delta.total_seconds() // 60)
     if minutes < 120:
-        return f"{minutes} phút"
+        return ngettext("%(num)s minute", "%(num)s minutes", minutes)
     if minutes < 48 * 60:
-        return f"{minutes // 60} giờ"
-    return f"{minutes // (24 * 60)} ngày"
+        return ngettext("%(num)s hour", "%(num)s hours", minutes // 60)
+    return ngettext("%(num)s day", "%(num)s days", minutes // (24 * 60))
 
 
 def failed_play_counts(

@@ -16,10 +16,10 @@ from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
 
 from audio import MediaStore, ProcessingSettings, RenderCache, get_engine
-from controller import bulletins, checkpoints, devices, health, receipts, schedules
-from controller.alerts import STATE_VI as DEVICE_STATE_VI
+from controller import bulletins, checkpoints, devices, health, i18n, receipts, schedules
+from controller.alerts import STATE_LABELS as DEVICE_STATE_LABELS
 from controller.alerts import AlertRules
-from controller.asrun import OUTCOMES_VI
+from controller.asrun import OUTCOMES
 from controller.commands import CommandService
 from controller.db import make_engine
 from controller.deps import LoginRequired
@@ -151,6 +151,7 @@ def build_services(
 
 def make_templates(settings: Settings) -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
+    i18n.install(templates.env)
     tz = ZoneInfo(settings.timezone)
 
     def vn_datetime(value: datetime | None, seconds: bool = False) -> str:
@@ -163,13 +164,13 @@ def make_templates(settings: Settings) -> Jinja2Templates:
 
     templates.env.filters["vn_datetime"] = vn_datetime
     templates.env.filters["ms_datetime"] = ms_datetime
-    templates.env.globals.update(
+    templates.env.globals.update(  # labels are message ids: templates show them through _()
         categories=bulletins.CATEGORIES,
-        statuses=bulletins.STATUS_NAMES_VI,
-        accents=bulletins.ACCENT_NAMES_VI,
-        outcomes=OUTCOMES_VI,
-        priorities=schedules.PRIORITIES_VI,
-        device_states=DEVICE_STATE_VI,
+        statuses=bulletins.STATUS_NAMES,
+        accents=bulletins.ACCENT_NAMES,
+        outcomes=OUTCOMES,
+        priorities=schedules.PRIORITIES,
+        device_states=DEVICE_STATE_LABELS,
     )
     return templates
 
@@ -177,6 +178,7 @@ def make_templates(settings: Settings) -> Jinja2Templates:
 def create_app(settings: Settings, *, connect_mqtt: bool = True, run_jobs: bool = True) -> FastAPI:
     """Build a controller: panel, API, media, MQTT gateway and the periodic compile job."""
     check_production(settings)
+    i18n.load()
     hub = DeviceHub()
     statuses = StatusWriter(sampler=HealthSampler(timedelta(seconds=settings.health_sample_seconds)), hub=hub)
     metrics = Metrics()
@@ -249,6 +251,7 @@ def create_app(settings: Settings, *, connect_mqtt: bool = True, run_jobs: bool 
         ttl=timedelta(seconds=settings.device_command_ttl_seconds),
     )
     app.state.templates.env.globals["device_summary"] = device_summary
+    app.add_middleware(i18n.LanguageMiddleware)
     install_metrics(app, metrics, services=services, is_leader=lambda: leadership.is_leader)
 
     from controller.routes import (
@@ -256,6 +259,7 @@ def create_app(settings: Settings, *, connect_mqtt: bool = True, run_jobs: bool 
         api_devices,
         api_emergencies,
         api_library,
+        api_releases,
         media,
         panel,
         panel_admin,
@@ -267,6 +271,7 @@ def create_app(settings: Settings, *, connect_mqtt: bool = True, run_jobs: bool 
     app.include_router(api_devices.router)
     app.include_router(api_emergencies.router)
     app.include_router(api_library.router)
+    app.include_router(api_releases.router)
     app.include_router(media.router)
     app.include_router(panel.router)
     app.include_router(panel_admin.router)
@@ -284,7 +289,7 @@ def create_app(settings: Settings, *, connect_mqtt: bool = True, run_jobs: bool 
             return JSONResponse(
                 {
                     "type": "about:blank",
-                    "title": exc.title,
+                    "title": i18n.gettext(exc.title),
                     "status": exc.status_code,
                     "detail": exc.message,
                     "field": exc.field,

@@ -8,15 +8,16 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from controller.auth import require
+from controller.i18n import N_
 from controller.models import Bulletin, Device, Receipt, Schedule, User, Zone
 from controller.zones import visible_zone_ids
 
-OUTCOMES_VI = {
-    "completed": "Đã phát xong",
-    "playing": "Đang phát",
-    "interrupted": "Bị ngắt",
-    "failed": "Lỗi",
-    "skipped": "Bỏ qua",
+OUTCOMES = {
+    "completed": N_("Played to the end"),
+    "playing": N_("Playing"),
+    "interrupted": N_("Interrupted"),
+    "failed": N_("Failed"),
+    "skipped": N_("Skipped"),
 }
 FINAL_EVENTS = ("completed", "interrupted", "failed", "skipped")
 

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, delete, select
 
 from controller import audit_log
 from controller.errors import Forbidden
+from controller.i18n import N_
 from controller.models import AuthSession, User, UserZone, Zone, utcnow
 from controller.settings import Settings
 from device_registry.credentials import new_token, token_hash
@@ -20,12 +21,12 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("loa-no-such-user")
 
 ROLES = ("admin", "editor", "approver", "auditor", "technician")
-ROLE_NAMES_VI = {
-    "admin": "Quản trị tỉnh",
-    "editor": "Biên tập viên xã",
-    "approver": "Người duyệt xã",
-    "auditor": "Kiểm tra (Sở VHTTDL)",
-    "technician": "Kỹ thuật viên",
+ROLE_NAMES = {
+    "admin": N_("Province administrator"),
+    "editor": N_("Commune editor"),
+    "approver": N_("Commune approver"),
+    "auditor": N_("Auditor (Culture Department)"),
+    "technician": N_("Technician"),
 }
 # Roles that see the whole province; the others see only their communes.
 PROVINCE_WIDE = {"admin", "auditor", "technician"}
@@ -39,6 +40,8 @@ PERMISSIONS: dict[str, set[str]] = {
     "device.view": {"admin", "editor", "approver", "auditor", "technician"},
     "device.manage": {"admin", "technician"},
     "device.command": {"admin", "technician"},
+    "release.manage": {"admin"},
+    "release.rollout": {"admin", "technician"},
 }
 
 
@@ -118,7 +121,7 @@ def close_session(session: Session, token: str) -> None:
 
 def require(user: User, permission: str) -> None:
     if user.role not in PERMISSIONS[permission]:
-        raise Forbidden("Tài khoản của bạn không có quyền thực hiện thao tác này.")
+        raise Forbidden(N_("Your account may not do this."))
 
 
 def commune_ids(session: Session, user: User) -> set[int] | None:

@@ -18,22 +18,27 @@ from sqlmodel import Session, col, select
 from controller import audit_log
 from controller.auth import PERMISSIONS, can_touch_zone, commune_ids, require
 from controller.errors import Conflict, Forbidden, InvalidInput, NotFound
+from controller.i18n import N_, decimal
 from controller.models import Bulletin, Media, User, Zone, utcnow
 from controller.rendering import Renderer, Speech, Voice, check_speech
 
 CATEGORIES = {
-    "legal": "Phổ biến, giáo dục pháp luật",
-    "policy": "Chủ trương, chính sách",
-    "notice": "Thông báo",
-    "emergency": "Khẩn cấp",
+    "legal": N_("Legal dissemination and education"),
+    "policy": N_("Guidelines and policies"),
+    "notice": N_("Notice"),
+    "emergency": N_("Emergency"),
 }
-STATUS_NAMES_VI = {
-    "draft": "Bản nháp",
-    "submitted": "Chờ duyệt",
-    "approved": "Đã duyệt",
-    "rejected": "Bị từ chối",
+STATUS_NAMES = {
+    "draft": N_("Draft"),
+    "submitted": N_("Awaiting approval"),
+    "approved": N_("Approved"),
+    "rejected": N_("Rejected"),
 }
-ACCENT_NAMES_VI = {"north": "Giọng Bắc", "central": "Giọng Trung", "south": "Giọng Nam"}
+ACCENT_NAMES = {
+    "north": N_("Northern accent"),
+    "central": N_("Central accent"),
+    "south": N_("Southern accent"),
+}
 MAX_BODY_CHARS = 30_000
 
 
@@ -81,19 +86,23 @@ def create_bulletin(
     require(user, "bulletin.write")
     title, body = title.strip(), body.strip()
     if not title:
-        raise InvalidInput("Vui lòng nhập tiêu đề bản tin.", field="title")
+        raise InvalidInput(N_("Please type the bulletin's title."), field="title")
     if len(title) > 300:
-        raise InvalidInput("Tiêu đề dài quá 300 ký tự.", field="title")
+        raise InvalidInput(N_("The title is longer than 300 characters."), field="title")
     if not body:
-        raise InvalidInput("Vui lòng nhập nội dung bản tin.", field="body")
+        raise InvalidInput(N_("Please type the bulletin's text."), field="body")
     if len(body) > MAX_BODY_CHARS:
-        raise InvalidInput(f"Nội dung dài quá {MAX_BODY_CHARS:,} ký tự.".replace(",", "."), field="body")
+        raise InvalidInput(
+            N_("The text is longer than %(limit)s characters."),
+            field="body",
+            limit=decimal(MAX_BODY_CHARS, "#,##0"),
+        )
     if category not in CATEGORIES:
-        raise InvalidInput("Loại bản tin không hợp lệ.", field="category")
+        raise InvalidInput(N_("Invalid bulletin category."), field="category")
     check_speech(voice=speech.voice, accent=speech.accent, speed=speech.speed, voices=voices)
     commune = session.get(Zone, commune_id)
     if commune is None or commune.kind != "commune" or not can_touch_zone(session, user, commune):
-        raise InvalidInput("Bạn không phụ trách xã này.", field="commune_id")
+        raise InvalidInput(N_("You do not look after this commune."), field="commune_id")
     bulletin = Bulletin(
         commune_id=commune_id,
         title=title,
@@ -119,10 +128,10 @@ def get_bulletin(session: Session, *, user: User, bulletin_id: int) -> Bulletin:
     require(user, "bulletin.view")
     bulletin = session.get(Bulletin, bulletin_id)
     if bulletin is None:
-        raise NotFound("Không tìm thấy bản tin.")
+        raise NotFound(N_("Bulletin not found."))
     allowed = commune_ids(session, user)
     if allowed is not None and bulletin.commune_id not in allowed:
-        raise NotFound("Không tìm thấy bản tin.")
+        raise NotFound(N_("Bulletin not found."))
     return bulletin
 
 
@@ -140,7 +149,7 @@ def list_bulletins(session: Session, *, user: User, status: str | None = None) -
 def submit_bulletin(session: Session, *, user: User, bulletin: Bulletin) -> Bulletin:
     require(user, "bulletin.write")
     if bulletin.status not in ("draft", "rejected"):
-        raise Conflict("Chỉ gửi duyệt được bản nháp hoặc bản tin bị từ chối.")
+        raise Conflict(N_("Only a draft or a rejected bulletin can be submitted."))
     bulletin.status = "submitted"
     bulletin.submitted_at = bulletin.updated_at = utcnow()
     return _saved(session, bulletin, user=user, action="bulletin.submit")
@@ -149,13 +158,13 @@ def submit_bulletin(session: Session, *, user: User, bulletin: Bulletin) -> Bull
 def preview_bulletin(session: Session, *, user: User, bulletin: Bulletin, renderer: Renderer) -> Media:
     """Render a bulletin not yet approved so that its editor and approver can hear it first."""
     if user.role not in PERMISSIONS["bulletin.write"] | PERMISSIONS["bulletin.decide"]:
-        raise Forbidden("Tài khoản của bạn không có quyền thực hiện thao tác này.")
+        raise Forbidden(N_("Your account may not do this."))
     if bulletin.status == "approved":
-        raise Conflict("Bản tin đã duyệt: âm thanh đã được chốt.")
+        raise Conflict(N_("The bulletin is approved: its audio is frozen."))
     if bulletin.recording_sha256 is not None:
         media = session.get(Media, bulletin.recording_sha256)
         if media is None:
-            raise Conflict("Không tìm thấy tệp ghi âm của bản tin.")
+            raise Conflict(N_("The bulletin's recording was not found."))
         return media
     media = _render(session, bulletin, renderer)
     session.commit()
@@ -184,18 +193,20 @@ def approve_bulletin(
     """
     require(user, "bulletin.decide")
     if bulletin.status != "submitted":
-        raise Conflict("Chỉ duyệt được bản tin đang chờ duyệt.")
+        raise Conflict(N_("Only a bulletin awaiting approval can be approved."))
     if bulletin.recording_sha256 is not None:
         media = session.get(Media, bulletin.recording_sha256)
         if media is None:
-            raise Conflict("Không tìm thấy tệp ghi âm của bản tin.")
+            raise Conflict(N_("The bulletin's recording was not found."))
     else:
         media = _render(session, bulletin, renderer)
     if heard_sha256 and heard_sha256 != media.sha256:
         session.commit()  # the new audio is kept, for the approver to hear
         raise Conflict(
-            "Âm thanh của bản tin đã thay đổi từ lúc bạn nghe thử (có thể từ điển phát âm vừa được sửa). "
-            "Vui lòng nghe lại trước khi duyệt."
+            N_(
+                "The bulletin's audio has changed since you listened to it (the pronunciation lexicon may "
+                "just have been edited). Please listen again before approving."
+            )
         )
     bulletin.status = "approved"
     bulletin.approver_id = user.id
@@ -230,7 +241,7 @@ def attach_recording(
     """An uploaded recording airs instead of synthetic speech (e.g. a bulletin in Thái or Mông)."""
     require(user, "bulletin.write")
     if bulletin.status not in ("draft", "rejected"):
-        raise Conflict("Chỉ thêm ghi âm cho bản nháp hoặc bản tin bị từ chối.")
+        raise Conflict(N_("A recording can only be added to a draft or a rejected bulletin."))
     media = renderer.render_upload(session, path=path)
     bulletin.recording_sha256 = media.sha256
     bulletin.updated_at = utcnow()
@@ -242,10 +253,12 @@ def attach_recording(
 def reject_bulletin(session: Session, *, user: User, bulletin: Bulletin, comment: str) -> Bulletin:
     require(user, "bulletin.decide")
     if bulletin.status != "submitted":
-        raise Conflict("Chỉ từ chối được bản tin đang chờ duyệt.")
+        raise Conflict(N_("Only a bulletin awaiting approval can be rejected."))
     comment = comment.strip()
     if not comment:
-        raise InvalidInput("Vui lòng ghi lý do từ chối để người soạn sửa lại.", field="comment")
+        raise InvalidInput(
+            N_("Please give the reason for rejection so that the writer can correct it."), field="comment"
+        )
     bulletin.status = "rejected"
     bulletin.approver_id = user.id
     bulletin.decision_comment = comment[:2000]

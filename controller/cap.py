@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from controller import audit_log
 from controller.auth import commune_ids, commune_of
 from controller.errors import Forbidden, InvalidInput
+from controller.i18n import N_
 from controller.models import Bulletin, Emergency, User, Zone
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
@@ -47,23 +48,27 @@ class CapAlert:
 def parse_cap(raw: bytes) -> CapAlert:
     """Read a CAP 1.2 alert; prefers the Vietnamese <info>. Raises InvalidInput with the reason."""
     if len(raw) > MAX_ALERT_BYTES:
-        raise InvalidInput("Cảnh báo CAP quá lớn.", field="alert")
+        raise InvalidInput(N_("The CAP alert is too large."), field="alert")
     try:
         root = ElementTree.fromstring(raw)
     except (ElementTree.ParseError, DefusedXmlException, ValueError) as exc:
-        raise InvalidInput(f"Không đọc được cảnh báo CAP (XML không hợp lệ): {exc}", field="alert") from None
+        raise InvalidInput(
+            N_("The CAP alert cannot be read (invalid XML): %(error)s"), field="alert", error=str(exc)
+        ) from None
     if root.tag != f"{{{CAP_NS}}}alert":
-        raise InvalidInput("Đây không phải cảnh báo CAP 1.2.", field="alert")
+        raise InvalidInput(N_("This is not a CAP 1.2 alert."), field="alert")
 
     def text(node: Element | None, name: str) -> str:
         found = node.find(f"{{{CAP_NS}}}{name}") if node is not None else None
         return (found.text or "").strip() if found is not None else ""
 
     if text(root, "status") not in ("Actual", "Exercise") or text(root, "msgType") not in ("Alert", "Update"):
-        raise InvalidInput("Chỉ nhận cảnh báo CAP thật (Actual/Exercise, Alert/Update).", field="alert")
+        raise InvalidInput(
+            N_("Only real CAP alerts are accepted (Actual/Exercise, Alert/Update)."), field="alert"
+        )
     infos = root.findall(f"{{{CAP_NS}}}info")
     if not infos:
-        raise InvalidInput("Cảnh báo CAP không có phần nội dung (info).", field="alert")
+        raise InvalidInput(N_("The CAP alert has no info block."), field="alert")
     info = next((i for i in infos if text(i, "language").lower().startswith("vi")), infos[0])
     alert = CapAlert(
         identifier=text(root, "identifier"),
@@ -80,7 +85,7 @@ def parse_cap(raw: bytes) -> CapAlert:
             text(g, "value") for g in area.findall(f"{{{CAP_NS}}}geocode") if text(g, "value")
         )
     if not alert.text:
-        raise InvalidInput("Cảnh báo CAP không có nội dung để đọc.", field="alert")
+        raise InvalidInput(N_("The CAP alert has nothing to read out."), field="alert")
     return alert
 
 
@@ -110,16 +115,14 @@ def match_zones(session: Session, alert: CapAlert) -> list[Zone]:
 def import_cap(session: Session, *, user: User, raw: bytes) -> tuple[Bulletin, Emergency]:
     """Turn an alert into an emergency bulletin (submitted) and a draft broadcast to its zones."""
     if user.role not in ("admin", "approver"):
-        raise Forbidden("Chỉ người duyệt, quản trị hoặc hệ thống được cấp quyền được gửi cảnh báo CAP.")
+        raise Forbidden(N_("Only approvers, administrators or authorised systems may send CAP alerts."))
     alert = parse_cap(raw)
     zones = match_zones(session, alert)
     allowed = commune_ids(session, user)
     if allowed is not None:
         zones = [z for z in zones if (c := commune_of(session, z)) is not None and c.id in allowed]
     if not zones:
-        raise InvalidInput(
-            "Không nhận ra khu vực nào của cảnh báo trong phạm vi bạn phụ trách.", field="area"
-        )
+        raise InvalidInput(N_("None of the alert's areas is within the area you look after."), field="area")
     commune = next((z for z in zones if z.kind == "commune"), None)
     if commune is None:
         commune = next((c for z in zones if (c := commune_of(session, z)) is not None), None)

@@ -20,33 +20,46 @@ from sqlmodel import Session, col, select
 from controller import audit_log
 from controller.auth import require
 from controller.errors import Conflict, InvalidInput, NotFound
+from controller.i18n import N_, gettext
 from controller.keys import Signer
 from controller.models import Device, DeviceCommand, User, utcnow
 from controller.zones import visible_zone_ids
-from playlists.wire import Command, SetVolumeArgs, TestToneArgs, Topics, WireError, decode, to_dict
+from playlists.wire import (
+    Command,
+    SetVolumeArgs,
+    TestToneArgs,
+    Topics,
+    UpdateArgs,
+    WireError,
+    decode,
+    to_dict,
+)
 
 Publish = Callable[[str, bytes, bool], None]
 
-NAMES_VI = {
-    "set_volume": "Đặt âm lượng",
-    "stop": "Dừng phát",
-    "test_tone": "Phát âm thử",
-    "resync": "Đồng bộ lại",
-    "restart": "Khởi động lại phần mềm loa",
+NAMES = {
+    "set_volume": N_("Set volume"),
+    "stop": N_("Stop playing"),
+    "test_tone": N_("Play test tone"),
+    "resync": N_("Resync"),
+    "restart": N_("Restart the box software"),
 }
-STATE_VI = {
-    "sent": "Đã gửi, chờ loa xác nhận",
-    "done": "Loa đã thực hiện",
-    "failed": "Loa báo lỗi",
-    "expired": "Hết hạn – loa không xác nhận",
+# Sent only by the controller's own services (controller/agent_releases.py), never as typed by a user:
+# an update names a URL the box fetches with its token.
+SYSTEM_NAMES = {"update": N_("Update the box software")}
+STATE_LABELS = {
+    "sent": N_("Sent, awaiting the box's confirmation"),
+    "done": N_("Done by the box"),
+    "failed": N_("The box reported an error"),
+    "expired": N_("Expired – the box did not confirm"),
 }
 _ARGS: dict[str, type[SetVolumeArgs] | type[TestToneArgs]] = {
     "set_volume": SetVolumeArgs,
     "test_tone": TestToneArgs,
 }
-_ARGS_ERROR_VI = {
-    "set_volume": "Âm lượng phải là số nguyên từ 0 đến 100.",
-    "test_tone": "Âm thử kéo dài 1–60 giây, tần số 100–8000 Hz.",
+_ARGS_ERROR = {
+    "set_volume": N_("The volume must be a whole number from 0 to 100."),
+    "test_tone": N_("A test tone lasts 1–60 seconds, at 100–8000 Hz."),
 }
 
 
@@ -74,15 +87,15 @@ def sign_command(
 
 def checked_args(name: str, args: Mapping[str, Any] | None) -> dict[str, Any]:
     """The command's arguments as the box will read them, defaults filled in; refuses bad ones."""
-    if name not in NAMES_VI:
-        raise InvalidInput("Lệnh không hợp lệ.", field="name")
+    if name not in NAMES:
+        raise InvalidInput(N_("Invalid command."), field="name")
     doc_type = _ARGS.get(name)
     if doc_type is None:
         return {}
     try:
         return to_dict(decode(doc_type, dict(args or {})))
     except WireError as exc:
-        raise InvalidInput(_ARGS_ERROR_VI[name], field="args") from exc
+        raise InvalidInput(_ARGS_ERROR[name], field="args") from exc
 
 
 def state_of(command: DeviceCommand, *, now: datetime) -> str:
@@ -93,13 +106,21 @@ def state_of(command: DeviceCommand, *, now: datetime) -> str:
 
 
 def describe(command: DeviceCommand) -> str:
-    """The command in Vietnamese, with its arguments: "Đặt âm lượng 70 %"."""
+    """The command with its arguments, in the reader's language: "Đặt âm lượng 70 %"."""
     args = json.loads(command.args_json or "{}")
-    label = NAMES_VI.get(command.name, command.name)
+    names = NAMES | SYSTEM_NAMES
+    label = gettext(names[command.name]) if command.name in names else command.name
+    if command.name == "update":
+        return f"{label} {args.get('version')}"
     if command.name == "set_volume":
         return f"{label} {args.get('volume')} %"
     if command.name == "test_tone":
-        return f"{label} {args.get('seconds')} giây, {args.get('frequency_hz')} Hz"
+        return gettext(
+            "%(command)s %(seconds)s seconds, %(hz)s Hz",
+            command=label,
+            seconds=args.get("seconds"),
+            hz=args.get("frequency_hz"),
+        )
     return label
 
 
@@ -118,14 +139,24 @@ class CommandService:
         name: str,
         args: Mapping[str, Any] | None = None,
         now: datetime | None = None,
+        system: bool = False,
+        ttl: timedelta | None = None,
     ) -> DeviceCommand:
-        """Check the user's rights and the arguments, store, sign and publish the command."""
+        """Check the user's rights and the arguments, store, sign and publish the command.
+
+        ``system``: sent by one of the controller's services, which may also send SYSTEM_NAMES.
+        """
         require(user, "device.command")
         device = visible_device(session, user=user, device_id=device_id)
         if device.revoked_at is not None or not device.is_active or not device.public_key:
-            raise Conflict("Cụm loa chưa được cài đặt hoặc đã bị thu hồi; không gửi lệnh được.")
-        clean = checked_args(name, args)
-        now = now or utcnow()
+            raise Conflict(
+                N_("The speaker box is not installed yet or has been revoked; no command can be sent.")
+            )
+        if system and name in SYSTEM_NAMES:
+            clean = to_dict(decode(UpdateArgs, dict(args or {})))
+        else:
+            clean = checked_args(name, args)
+        now, ttl = now or utcnow(), ttl or self.ttl
         command = DeviceCommand(
             id=f"c{int(now.timestamp() * 1000)}-{secrets.token_hex(4)}",
             device_id=device.id,
@@ -133,7 +164,7 @@ class CommandService:
             args_json=json.dumps(clean, sort_keys=True),
             issued_by=user.id,
             issued_at=now,
-            expires_at=now + self.ttl,
+            expires_at=now + ttl,
         )
         session.add(command)
         audit_log.record(
@@ -154,7 +185,7 @@ class CommandService:
             name=name,
             args=clean,
             now=now,
-            ttl=self.ttl,
+            ttl=ttl,
         )
         self.publish(self.topics.command(device.id), envelope, False)
         session.refresh(command)
@@ -167,7 +198,7 @@ def visible_device(session: Session, *, user: User, device_id: str) -> Device:
     device = session.get(Device, device_id)
     zones = visible_zone_ids(session, user=user)
     if device is None or (zones is not None and device.zone_id not in zones):
-        raise NotFound("Không tìm thấy cụm loa.")
+        raise NotFound(N_("Speaker box not found."))
     return device
 
 

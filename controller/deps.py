@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from controller.auth import resolve_session
 from controller.errors import Unauthenticated
+from controller.i18n import N_
 from controller.models import AuthSession, User
 from controller.services import Services
 
@@ -47,7 +48,7 @@ def _login(request: Request, session: Session, services: Services) -> tuple[User
 def api_user(request: Request, session: SessionDep, services: ServicesDep) -> User:
     found = _login(request, session, services)
     if found is None:
-        raise Unauthenticated("Cần đăng nhập hoặc mã truy cập API hợp lệ.")
+        raise Unauthenticated(N_("Log in, or use a valid API access token."))
     return found[0]
 
 

@@ -17,6 +17,7 @@ from controller import alerts, audit_log, commands, health
 from controller.alerts import Alert, AlertRules
 from controller.auth import require
 from controller.health import HealthSampler
+from controller.i18n import gettext
 from controller.live import DeviceHub
 from controller.models import Device, DeviceCommand, DeviceHealth, User, Zone, utcnow
 from controller.zones import descendant_ids, visible_zone_ids
@@ -120,7 +121,7 @@ class DeviceRow:
 
     @property
     def state_label(self) -> str:
-        return "Đã thu hồi" if self.revoked else alerts.STATE_VI[self.state]
+        return gettext("Revoked") if self.revoked else gettext(alerts.STATE_LABELS[self.state])
 
     def live(self, fmt: Format) -> dict[str, Any]:
         """What a live page needs to redraw the row (see static/devices.js)."""

@@ -17,6 +17,7 @@ from controller.auth import can_touch_zone, commune_ids
 from controller.bulletins import approve_bulletin
 from controller.commands import sign_command
 from controller.errors import Conflict, Forbidden, InvalidInput, NotFound
+from controller.i18n import N_
 from controller.keys import Signer
 from controller.models import Bulletin, Emergency, Media, User, Zone, utcnow
 from controller.rendering import Renderer
@@ -26,12 +27,12 @@ from playlists.wire import MediaRef, PlayNowArgs, TimelineItem, Topics, to_dict
 
 Publish = Callable[[str, bytes, bool], None]
 DECIDERS = {"admin", "approver"}
-STATUS_VI = {
-    "draft": "Bản nháp từ cảnh báo, chờ duyệt",
-    "pending": "Chờ người thứ hai xác nhận",
-    "sent": "Đã phát lệnh",
-    "stopped": "Đã dừng",
-    "expired": "Hết hạn xác nhận",
+STATUS_NAMES = {
+    "draft": N_("Draft from an alert, awaiting approval"),
+    "pending": N_("Awaiting a second person's confirmation"),
+    "sent": N_("Order sent"),
+    "stopped": N_("Stopped"),
+    "expired": N_("Confirmation expired"),
 }
 
 
@@ -53,15 +54,17 @@ class EmergencyService:
         source: str | None = None,
     ) -> Emergency:
         if user.role not in DECIDERS:
-            raise Forbidden("Chỉ người duyệt hoặc quản trị được phát khẩn cấp.")
+            raise Forbidden(N_("Only approvers and administrators may broadcast emergencies."))
         bulletin = session.get(Bulletin, bulletin_id)
         allowed = commune_ids(session, user)
         if bulletin is None or (allowed is not None and bulletin.commune_id not in allowed):
-            raise InvalidInput("Không tìm thấy bản tin.", field="bulletin_id")
+            raise InvalidInput(N_("Bulletin not found."), field="bulletin_id")
         if bulletin.status != "approved" or bulletin.media_sha256 is None:
-            raise InvalidInput("Chỉ phát khẩn cấp được bản tin đã duyệt.", field="bulletin_id")
+            raise InvalidInput(
+                N_("Only an approved bulletin can be broadcast as an emergency."), field="bulletin_id"
+            )
         if not zone_ids:
-            raise InvalidInput("Chọn ít nhất một nơi phát.", field="zone_ids")
+            raise InvalidInput(N_("Choose at least one place to broadcast to."), field="zone_ids")
         for zone_id in zone_ids:
             zone = session.get(Zone, zone_id)
             if (
@@ -69,11 +72,13 @@ class EmergencyService:
                 or not can_touch_zone(session, user, zone)
                 or (zone.kind == "province" and user.role != "admin")
             ):
-                raise InvalidInput("Có nơi phát nằm ngoài phạm vi bạn phụ trách.", field="zone_ids")
+                raise InvalidInput(
+                    N_("One of the places is outside the area you look after."), field="zone_ids"
+                )
         if not 1 <= repeat <= 20:
-            raise InvalidInput("Số lần lặp từ 1 đến 20.", field="repeat")
+            raise InvalidInput(N_("The number of times is 1 to 20."), field="repeat")
         if after not in ("resume", "skip"):
-            raise InvalidInput("Cách xử lý nội dung bị ngắt không hợp lệ.", field="after")
+            raise InvalidInput(N_("Invalid choice for what was interrupted."), field="after")
         emergency = Emergency(
             bulletin_id=bulletin_id,
             zone_ids_json=json.dumps(sorted(set(zone_ids))),
@@ -103,11 +108,11 @@ class EmergencyService:
     def confirm(self, session: Session, *, user: User, emergency_id: int) -> Emergency:
         emergency = self._get(session, user, emergency_id)
         if user.role not in DECIDERS:
-            raise Forbidden("Chỉ người duyệt hoặc quản trị được xác nhận phát khẩn cấp.")
+            raise Forbidden(N_("Only approvers and administrators may confirm an emergency broadcast."))
         if emergency.status != "pending":
-            raise Conflict("Lệnh phát khẩn cấp này không còn chờ xác nhận.")
+            raise Conflict(N_("This emergency broadcast is no longer awaiting confirmation."))
         if emergency.created_by == user.id:
-            raise Forbidden("Người thứ hai phải xác nhận, không phải người tạo lệnh.")
+            raise Forbidden(N_("A second person must confirm, not the one who created the order."))
         if utcnow() - emergency.created_at > timedelta(minutes=self.settings.emergency_confirm_minutes):
             emergency.status = "expired"
             session.add(emergency)
@@ -119,7 +124,7 @@ class EmergencyService:
                 object_id=emergency.id,
             )
             session.commit()
-            raise Conflict("Đã quá thời hạn xác nhận; hãy tạo lệnh mới.")
+            raise Conflict(N_("The time to confirm has passed; create a new order."))
         emergency.confirmed_by = user.id
         self._send(session, emergency, user)
         session.refresh(emergency)
@@ -128,9 +133,9 @@ class EmergencyService:
     def stop(self, session: Session, *, user: User, emergency_id: int) -> Emergency:
         emergency = self._get(session, user, emergency_id)
         if user.role not in DECIDERS:
-            raise Forbidden("Chỉ người duyệt hoặc quản trị được dừng phát khẩn cấp.")
+            raise Forbidden(N_("Only approvers and administrators may stop an emergency broadcast."))
         if emergency.status not in ("sent", "pending", "draft"):
-            raise Conflict("Lệnh này đã dừng hoặc đã hết hạn.")
+            raise Conflict(N_("This order has already stopped or expired."))
         if emergency.status == "sent":
             for code in self._zone_codes(session, emergency):
                 self._command(code, "stop", {}, f"e{emergency.id}-stop-{code}")
@@ -146,7 +151,7 @@ class EmergencyService:
     def stop_all(self, session: Session, *, user: User) -> list[str]:
         """Silence every box the user is responsible for (the province, for an admin)."""
         if user.role not in DECIDERS:
-            raise Forbidden("Chỉ người duyệt hoặc quản trị được dừng tất cả.")
+            raise Forbidden(N_("Only approvers and administrators may stop everything."))
         allowed = commune_ids(session, user)
         if allowed is None:
             codes = list(session.exec(select(Zone.code).where(Zone.kind == "province")).all())
@@ -171,9 +176,9 @@ class EmergencyService:
         """A draft from a CAP alert: approve its bulletin (rendering it), then send or await confirmation."""
         emergency = self._get(session, user, emergency_id)
         if user.role not in DECIDERS:
-            raise Forbidden("Chỉ người duyệt hoặc quản trị được duyệt cảnh báo.")
+            raise Forbidden(N_("Only approvers and administrators may approve an alert."))
         if emergency.status != "draft":
-            raise Conflict("Bản nháp này đã được xử lý.")
+            raise Conflict(N_("This draft has already been dealt with."))
         bulletin = session.get(Bulletin, emergency.bulletin_id)
         assert bulletin is not None
         if bulletin.status == "submitted":
@@ -201,7 +206,7 @@ class EmergencyService:
         bulletin = session.get(Bulletin, emergency.bulletin_id)
         media = session.get(Media, bulletin.media_sha256) if bulletin and bulletin.media_sha256 else None
         if media is None:
-            raise InvalidInput("Bản tin chưa có âm thanh đã duyệt.", field="bulletin_id")
+            raise InvalidInput(N_("The bulletin has no approved audio yet."), field="bulletin_id")
         now = utcnow()
         ref = MediaRef(
             sha256=media.sha256,
@@ -259,5 +264,5 @@ class EmergencyService:
     def _get(self, session: Session, user: User, emergency_id: int) -> Emergency:
         emergency = session.get(Emergency, emergency_id)
         if emergency is None or not self._visible(session, user, emergency):
-            raise NotFound("Không tìm thấy lệnh phát khẩn cấp.")
+            raise NotFound(N_("Emergency broadcast not found."))
         return emergency

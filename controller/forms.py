@@ -1,4 +1,4 @@
-"""Reading the panel's schedule form into a Rule, with Vietnamese errors naming the field."""
+"""Reading the panel's schedule form into a Rule, with errors (in the reader's language) naming the field."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from controller.errors import InvalidInput
+from controller.i18n import N_
 from controller.models import utcnow
 from playlists.rules import NthWeekday, Rule
 
@@ -18,7 +19,7 @@ def parse_day(text: str, *, field: str) -> date:
         return datetime.strptime(text.strip(), "%d/%m/%Y").date()
     except ValueError:
         raise InvalidInput(
-            "Ngày không hợp lệ, hãy nhập theo dạng dd/mm/yyyy (ví dụ 30/11/2026).", field=field
+            N_("Invalid date: type it as dd/mm/yyyy (for example 30/11/2026)."), field=field
         ) from None
 
 
@@ -27,7 +28,7 @@ def parse_time(text: str, *, field: str) -> time:
         return datetime.strptime(text.strip(), "%H:%M").time()
     except ValueError:
         raise InvalidInput(
-            "Giờ không hợp lệ, hãy nhập theo dạng 24 giờ HH:MM (ví dụ 06:30).", field=field
+            N_("Invalid time: type it as 24-hour HH:MM (for example 06:30)."), field=field
         ) from None
 
 
@@ -51,10 +52,10 @@ def rule_from_form(form: Mapping[str, str | list[str]], *, tz: ZoneInfo) -> Rule
             at = parse_time(get("time"), field="time")
             return Rule(kind="once", at=datetime.combine(day, at, tzinfo=tz), timezone=tz.key)
         if when != "repeat":
-            raise InvalidInput("Chọn thời gian phát.", field="when")
+            raise InvalidInput(N_("Choose when to broadcast."), field="when")
         times = tuple(sorted({parse_time(t, field="times") for t in _split(get("times"))}))
         if not times:
-            raise InvalidInput("Nhập ít nhất một giờ phát, ví dụ 06:00, 17:30.", field="times")
+            raise InvalidInput(N_("Type at least one time of day, for example 06:00, 17:30."), field="times")
         start = (
             parse_day(get("start_date"), field="start_date")
             if get("start_date").strip()
@@ -91,23 +92,23 @@ def rule_from_form(form: Mapping[str, str | list[str]], *, tz: ZoneInfo) -> Rule
     except ValidationError as exc:
         raise InvalidInput(_rule_message(exc), field="rule") from None
     except ValueError:
-        raise InvalidInput("Số trong quy tắc lặp không hợp lệ.", field="rule") from None
+        raise InvalidInput(N_("A number in the repeat rule is not valid."), field="rule") from None
 
 
-_MESSAGES_VI = {
-    "weekly rule needs at least one weekday": "Chọn ít nhất một ngày trong tuần.",
-    "end date is before the start date": "Ngày kết thúc phải sau ngày bắt đầu.",
-    "monthly rule needs either": "Chọn ngày trong tháng hoặc thứ trong tháng.",
-    "day of the month": "Ngày trong tháng từ 1 đến 31, hoặc -1 là ngày cuối tháng.",
-    "n must be": "Thứ tự trong tháng là 1, 2, 3, 4 hoặc cuối cùng.",
+_MESSAGES = {
+    "weekly rule needs at least one weekday": N_("Choose at least one day of the week."),
+    "end date is before the start date": N_("The end date must be after the start date."),
+    "monthly rule needs either": N_("Choose a day of the month or a weekday of the month."),
+    "day of the month": N_("The day of the month is 1 to 31, or -1 for the last day of the month."),
+    "n must be": N_("The weekday of the month is the 1st, 2nd, 3rd, 4th or last."),
 }
 
 
 def _rule_message(exc: ValidationError) -> str:
     text = str(exc)
-    for key, message in _MESSAGES_VI.items():
+    for key, message in _MESSAGES.items():
         if key in text:
             return message
     if "interval" in text:
-        return "Khoảng lặp từ 1 đến 52."
-    return "Quy tắc lặp không hợp lệ, vui lòng kiểm tra lại."
+        return N_("The repeat interval is 1 to 52.")
+    return N_("The repeat rule is not valid; please check it.")

@@ -12,9 +12,10 @@ from sqlmodel import Session, col, select
 from audio import Lexicon, LexiconError, Normalized, normalize
 from controller import audit_log
 from controller.errors import Forbidden, InvalidInput, NotFound
+from controller.i18n import N_
 from controller.models import LexiconEntry, User, utcnow
 
-KINDS = {"abbreviation": "Chữ viết tắt", "pronunciation": "Cách đọc tên riêng"}
+KINDS = {"abbreviation": N_("Abbreviation"), "pronunciation": N_("Pronunciation of a name")}
 
 
 def current_lexicon(session: Session) -> Lexicon:
@@ -32,7 +33,9 @@ def spoken_form(session: Session, *, text: str, accent: str) -> Normalized:
     try:
         return normalize(text, accent=accent, lexicon=current_lexicon(session))
     except ValueError as exc:
-        raise InvalidInput(f"Không chuẩn hóa được văn bản: {exc}", field="text") from exc
+        raise InvalidInput(
+            N_("The text cannot be normalised: %(error)s"), field="text", error=str(exc)
+        ) from exc
 
 
 def list_entries(session: Session) -> Sequence[LexiconEntry]:
@@ -42,16 +45,16 @@ def list_entries(session: Session) -> Sequence[LexiconEntry]:
 def save_entry(session: Session, *, user: User, kind: str, term: str, spoken: str) -> LexiconEntry:
     """Add or change an entry (admins only); the entry is checked the way the normaliser will use it."""
     if user.role != "admin":
-        raise Forbidden("Chỉ quản trị tỉnh được sửa từ điển phát âm.")
+        raise Forbidden(N_("Only the province administrator may edit the pronunciation lexicon."))
     term, spoken = term.strip(), " ".join(spoken.split())
     if kind not in KINDS:
-        raise InvalidInput("Loại mục từ không hợp lệ.", field="kind")
+        raise InvalidInput(N_("Invalid kind of entry."), field="kind")
     if not term or not spoken:
-        raise InvalidInput("Nhập cả từ viết và cách đọc.", field="term")
+        raise InvalidInput(N_("Type both how it is written and how it is read."), field="term")
     try:
         Lexicon(**{f"{kind}s": {term: spoken}})  # type: ignore[arg-type]
     except LexiconError as exc:
-        raise InvalidInput(f"Mục từ không dùng được: {exc}", field="spoken") from exc
+        raise InvalidInput(N_("The entry cannot be used: %(error)s"), field="spoken", error=str(exc)) from exc
     entry = session.exec(
         select(LexiconEntry).where(LexiconEntry.kind == kind, LexiconEntry.term == term)
     ).first()
@@ -78,10 +81,10 @@ def save_entry(session: Session, *, user: User, kind: str, term: str, spoken: st
 
 def delete_entry(session: Session, *, user: User, entry_id: int) -> None:
     if user.role != "admin":
-        raise Forbidden("Chỉ quản trị tỉnh được sửa từ điển phát âm.")
+        raise Forbidden(N_("Only the province administrator may edit the pronunciation lexicon."))
     entry = session.get(LexiconEntry, entry_id)
     if entry is None:
-        raise NotFound("Không tìm thấy mục từ.")
+        raise NotFound(N_("Entry not found."))
     session.delete(entry)
     audit_log.record(
         session,

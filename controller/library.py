@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 from controller import audit_log
 from controller.auth import can_touch_zone, commune_ids, require
 from controller.errors import Forbidden, InvalidInput
+from controller.i18n import N_
 from controller.models import (
     Bulletin,
     Device,
@@ -32,9 +33,9 @@ def _scope(session: Session, user: User, commune_id: int | None) -> None:
     allowed = commune_ids(session, user)
     if commune_id is None:
         if allowed is not None:
-            raise Forbidden("Chỉ quản trị tỉnh được tạo mục dùng chung toàn tỉnh.")
+            raise Forbidden(N_("Only the province administrator may create province-wide items."))
     elif allowed is not None and commune_id not in allowed:
-        raise InvalidInput("Bạn không phụ trách xã này.", field="commune_id")
+        raise InvalidInput(N_("You do not look after this commune."), field="commune_id")
 
 
 def create_playlist(
@@ -44,9 +45,9 @@ def create_playlist(
     require(user, "schedule.write")
     _scope(session, user, commune_id)
     if not name.strip():
-        raise InvalidInput("Vui lòng đặt tên danh sách phát.", field="name")
+        raise InvalidInput(N_("Please name the playlist."), field="name")
     if not entries:
-        raise InvalidInput("Danh sách phát cần ít nhất một mục.", field="entries")
+        raise InvalidInput(N_("A playlist needs at least one item."), field="entries")
     catalogue = Catalogue.load(session, "http://probe")
     allowed = commune_ids(session, user)
     visible = {
@@ -99,13 +100,13 @@ def create_group(
     require(user, "schedule.write")
     _scope(session, user, commune_id)
     if not name.strip() or not device_ids:
-        raise InvalidInput("Nhóm cần có tên và ít nhất một cụm loa.", field="device_ids")
+        raise InvalidInput(N_("A group needs a name and at least one speaker box."), field="device_ids")
     for device_id in set(device_ids):
         device = session.get(Device, device_id)
         zone = session.get(Zone, device.zone_id) if device else None
         if zone is None or not can_touch_zone(session, user, zone):
             raise InvalidInput(
-                f"Không tìm thấy cụm loa {device_id} trong phạm vi bạn phụ trách.", field="device_ids"
+                N_("Speaker box %(id)s is not in the area you look after."), field="device_ids", id=device_id
             )
     group = DeviceGroup(name=name.strip()[:200], commune_id=commune_id)
     session.add(group)
@@ -146,7 +147,7 @@ def delete_group(session: Session, *, user: User, group_id: int) -> None:
     require(user, "schedule.write")
     group = session.get(DeviceGroup, group_id)
     if group is None:
-        raise InvalidInput("Không có nhóm này.", field="group_id")
+        raise InvalidInput(N_("No such group."), field="group_id")
     _scope(session, user, group.commune_id)
     in_use = session.exec(
         select(Schedule).where(
@@ -154,7 +155,9 @@ def delete_group(session: Session, *, user: User, group_id: int) -> None:
         )
     ).first()
     if in_use is not None:
-        raise InvalidInput("Nhóm đang được dùng trong lịch phát; hãy hủy lịch đó trước.", field="group_id")
+        raise InvalidInput(
+            N_("The group is used by a schedule; cancel that schedule first."), field="group_id"
+        )
     for member in session.exec(select(DeviceGroupMember).where(DeviceGroupMember.group_id == group_id)).all():
         session.delete(member)
     session.flush()  # members first: no relationship tells the unit of work the order
@@ -167,13 +170,13 @@ def set_policy(session: Session, *, user: User, zone_id: int, policy: ZonePolicy
     """Set (or clear) a zone's policy: admins anywhere, approvers in their communes."""
     zone = session.get(Zone, zone_id)
     if zone is None:
-        raise InvalidInput("Không tìm thấy khu vực.", field="zone_id")
+        raise InvalidInput(N_("Area not found."), field="zone_id")
     if (
         user.role not in ("admin", "approver")
         or not can_touch_zone(session, user, zone)
         or (zone.kind == "province" and user.role != "admin")
     ):
-        raise Forbidden("Bạn không có quyền đặt quy định phát cho khu vực này.")
+        raise Forbidden(N_("You may not set broadcast rules for this area."))
     zone.policy_json = policy.model_dump_json() if policy is not None else None
     session.add(zone)
     audit_log.record(

@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 from controller import audit_log
 from controller.auth import require
 from controller.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
+from controller.i18n import N_
 from controller.models import Device, EnrolmentCode, User, Zone, utcnow
 from controller.settings import Settings
 from controller.targets import ZoneIndex
@@ -58,12 +59,12 @@ class Enrolment:
 
 def check_location(lat: float | None, lon: float | None) -> None:
     if (lat is None) != (lon is None):
-        raise InvalidInput("Cần nhập cả vĩ độ và kinh độ, hoặc bỏ trống cả hai.", field="lat")
+        raise InvalidInput(N_("Type both latitude and longitude, or leave both empty."), field="lat")
     if lat is not None and lon is not None:
         if not (math.isfinite(lat) and -90 <= lat <= 90):
-            raise InvalidInput("Vĩ độ phải nằm trong khoảng −90 đến 90.", field="lat")
+            raise InvalidInput(N_("The latitude must be between −90 and 90."), field="lat")
         if not (math.isfinite(lon) and -180 <= lon <= 180):
-            raise InvalidInput("Kinh độ phải nằm trong khoảng −180 đến 180.", field="lon")
+            raise InvalidInput(N_("The longitude must be between −180 and 180."), field="lon")
 
 
 def register_box(
@@ -102,15 +103,16 @@ def _new_device(
 ) -> Device:
     if not valid_device_id(device_id):
         raise InvalidInput(
-            "Mã loa chỉ gồm chữ thường không dấu, số và dấu gạch ngang (tối đa 63 ký tự).", field="device_id"
+            N_("A box id has only lowercase unaccented letters, digits and hyphens (at most 63 characters)."),
+            field="device_id",
         )
     if session.get(Device, device_id) is not None:
-        raise Conflict(f"Mã loa {device_id} đã có trong hệ thống.", field="device_id")
+        raise Conflict(N_("Box id %(id)s is already registered."), field="device_id", id=device_id)
     if not name.strip():
-        raise InvalidInput("Cần đặt tên cho cụm loa.", field="name")
+        raise InvalidInput(N_("Give the speaker box a name."), field="name")
     zone = session.get(Zone, zone_id)
     if zone is None or zone.kind == "province":
-        raise InvalidInput("Hãy chọn xã/phường hoặc thôn/xóm đặt loa.", field="zone_id")
+        raise InvalidInput(N_("Choose the commune/ward or village where the box stands."), field="zone_id")
     check_location(lat, lon)
     device = Device(
         id=device_id,
@@ -134,10 +136,18 @@ def import_boxes(session: Session, *, user: User, data: bytes, code_hours: int) 
     )
     if not parsed.ok:
         shown = "; ".join(str(error) for error in parsed.errors[:20])
-        more = f" (và {len(parsed.errors) - 20} lỗi khác)" if len(parsed.errors) > 20 else ""
-        raise InvalidInput(f"Không nhập được danh sách loa: {shown}{more}.", field="file")
+        if len(parsed.errors) > 20:
+            raise InvalidInput(
+                N_("The list of boxes cannot be imported: %(errors)s (and %(more)s more errors)."),
+                field="file",
+                errors=shown,
+                more=len(parsed.errors) - 20,
+            )
+        raise InvalidInput(
+            N_("The list of boxes cannot be imported: %(errors)s."), field="file", errors=shown
+        )
     if not parsed.rows:
-        raise InvalidInput("Tệp không có dòng nào để nhập.", field="file")
+        raise InvalidInput(N_("The file has no rows to import."), field="file")
     made = []
     for row in parsed.rows:
         device = _new_device(
@@ -182,7 +192,7 @@ def new_code(session: Session, *, user: User, device_id: str, code_hours: int) -
     require(user, "device.manage")
     device = _device(session, device_id)
     if device.revoked_at is not None:
-        raise Conflict("Cụm loa này đã bị thu hồi; hãy đăng ký lại với mã mới.")
+        raise Conflict(N_("This speaker box has been revoked; register it again with a new id."))
     code = _issue_code(session, user=user, device=device, hours=code_hours)
     audit_log.record(session, actor=user, action="device.code", object_type="device", object_id=device_id)
     session.commit()
@@ -195,21 +205,21 @@ def enroll(
     """Trade a valid one-time code and the box's public key for its credentials."""
     now = utcnow()
     if normalise_code(code) is None:
-        raise NotFound("Mã kích hoạt không đúng.")
+        raise NotFound(N_("Wrong activation code."))
     entry = session.exec(select(EnrolmentCode).where(EnrolmentCode.code_hash == code_hash(code))).first()
     if entry is None:
-        raise NotFound("Mã kích hoạt không đúng.")
+        raise NotFound(N_("Wrong activation code."))
     if entry.used_at is not None:
-        raise Conflict("Mã kích hoạt này đã được dùng.")
+        raise Conflict(N_("This activation code has already been used."))
     if code_expired(entry.expires_at, now=now):
-        raise Gone("Mã kích hoạt đã hết hạn; hãy xin mã mới.")
+        raise Gone(N_("The activation code has expired; ask for a new one."))
     device = _device(session, entry.device_id)
     if device.revoked_at is not None:
-        raise Forbidden("Cụm loa này đã bị thu hồi.")
+        raise Forbidden(N_("This speaker box has been revoked."))
     try:
         public_key_from_b64(public_key)
     except WireError as exc:
-        raise InvalidInput("Khóa công khai của loa không hợp lệ.", field="public_key") from exc
+        raise InvalidInput(N_("The box's public key is not valid."), field="public_key") from exc
     mqtt_password = secrets.token_urlsafe(32)
     media_token = new_token()
     device.public_key = public_key
@@ -264,7 +274,7 @@ def revoke(session: Session, *, user: User, device_id: str, reason: str = "") ->
 def _device(session: Session, device_id: str) -> Device:
     device = session.get(Device, device_id)
     if device is None:
-        raise NotFound(f"Không có cụm loa {device_id}.")
+        raise NotFound(N_("There is no speaker box %(id)s."), id=device_id)
     return device
 
 

@@ -27,6 +27,7 @@ from audio import (
 )
 from controller import audit_log
 from controller.errors import Forbidden, InvalidInput, LoaError
+from controller.i18n import N_, gettext
 from controller.lexicon import spoken_form
 from controller.models import Media, User, Zone
 from controller.settings import Settings
@@ -42,7 +43,7 @@ _SOUTH = {75, 79, 80, 82, 86, 91, 92, 96}
 
 class RenderFailed(LoaError):
     status_code = 502
-    title = "Không tạo được âm thanh"
+    title = N_("Could not make the audio")
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class Voice:
     def label(self) -> str:
         """How the panel names it."""
         if self.engine == "espeak-ng":
-            return "espeak-ng (giọng theo vùng miền)"
+            return gettext("espeak-ng (regional accents)")
         return f"{self.engine.capitalize()}: {self.voice}" if self.voice else self.engine
 
     @classmethod
@@ -157,7 +158,7 @@ class Renderer:
                 cache=self.cache,
             )
         except AudioError as exc:
-            raise RenderFailed(f"Không tạo được âm thanh cho bản tin: {exc}") from exc
+            raise RenderFailed(N_("Could not make the bulletin's audio: %(error)s"), error=str(exc)) from exc
         return self._record(session, rendered)
 
     def rendered_before(
@@ -189,7 +190,9 @@ class Renderer:
         except UploadRejected as exc:
             raise InvalidInput(exc.reason_vi, field="recording") from exc
         except AudioError as exc:
-            raise InvalidInput(f"Không xử lý được tệp ghi âm: {exc}", field="recording") from exc
+            raise InvalidInput(
+                N_("The recording cannot be processed: %(error)s"), field="recording", error=str(exc)
+            ) from exc
         return self._record(session, rendered)
 
     def _record(self, session: Session, rendered: RenderedMedia) -> Media:
@@ -249,20 +252,27 @@ def parse_speed(text: str) -> int | None:
     """Words per minute as typed in a form (None if left empty)."""
     text = text.strip()
     if text and not text.isdigit():
-        raise InvalidInput("Tốc độ đọc phải là một số từ mỗi phút, ví dụ 150.", field="speed")
+        raise InvalidInput(
+            N_("The reading speed is a number of words per minute, for example 150."), field="speed"
+        )
     return int(text) if text else None
 
 
 def check_speech(
     *, voice: Voice | None, accent: str | None, speed: int | None, voices: Collection[Voice]
 ) -> None:
-    """InvalidInput (in Vietnamese, naming the field) for a part that cannot be used; None: not chosen."""
+    """InvalidInput (naming the field) for a part that cannot be used; None: not chosen."""
     if voice is not None and voice not in voices:
-        raise InvalidInput("Giọng máy đọc này chưa được cài trên máy chủ.", field="voice")
+        raise InvalidInput(N_("This voice is not installed on the server."), field="voice")
     if accent is not None and accent not in ACCENTS:
-        raise InvalidInput("Giọng đọc không hợp lệ.", field="accent")
+        raise InvalidInput(N_("Invalid accent."), field="accent")
     if speed is not None and not MIN_SPEED <= speed <= MAX_SPEED:
-        raise InvalidInput(f"Tốc độ đọc từ {MIN_SPEED} đến {MAX_SPEED} từ mỗi phút.", field="speed")
+        raise InvalidInput(
+            N_("The reading speed is %(low)s to %(high)s words per minute."),
+            field="speed",
+            low=MIN_SPEED,
+            high=MAX_SPEED,
+        )
 
 
 def speech_table(session: Session, *, settings: Settings) -> list[tuple[Zone, Speech]]:
@@ -289,10 +299,10 @@ def set_speech_defaults(
     Bulletins already written keep their own choice; approved ones keep their audio.
     """
     if user.role != "admin":
-        raise Forbidden("Chỉ quản trị tỉnh được đặt giọng đọc mặc định.")
+        raise Forbidden(N_("Only the province administrator may set the default voices."))
     zone = session.get(Zone, zone_id)
     if zone is None or zone.kind not in ("province", "commune"):
-        raise InvalidInput("Chọn tỉnh hoặc một xã/phường.", field="zone_id")
+        raise InvalidInput(N_("Choose the province or a commune/ward."), field="zone_id")
     check_speech(voice=voice, accent=accent, speed=speed, voices=voices)
     zone.speech_engine = voice.engine if voice else None
     zone.speech_voice = voice.voice if voice else None

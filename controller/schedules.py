@@ -18,11 +18,13 @@ from sqlmodel import Session, col, select
 from controller import audit_log
 from controller.auth import can_touch_zone, commune_ids, require
 from controller.errors import Forbidden, InvalidInput
+from controller.i18n import N_, gettext
 from controller.models import Bulletin, Device, DeviceGroup, Media, Playlist, Schedule, User, Zone, utcnow
+from controller.schedule_words import describe_rule
 from controller.targets import ZoneIndex
 from playlists.compiler import Conflict, Occurrence, compile_timelines
 from playlists.playlist import PlaylistEntry, PlaylistError, Segment, expand
-from playlists.rules import Rule, describe_vi
+from playlists.rules import Rule
 from playlists.rules import occurrences as rule_occurrences
 from playlists.wire import MediaRef
 
@@ -30,7 +32,7 @@ from playlists.wire import MediaRef
 MIN_LEAD = timedelta(seconds=5)
 # How far ahead saving looks for policy breaches and clashes (covers monthly rules).
 CHECK_WINDOW = timedelta(days=35)
-PRIORITIES_VI = {"normal": "Thường", "priority": "Ưu tiên", "emergency": "Khẩn cấp"}
+PRIORITIES = {"normal": N_("Normal"), "priority": N_("Priority"), "emergency": N_("Emergency")}
 
 
 @dataclass(frozen=True)
@@ -73,8 +75,10 @@ class SaveReport:
 class ScheduleRefused(InvalidInput):
     """Saving was refused; ``report`` says why, box by box."""
 
-    def __init__(self, message: str, report: SaveReport, *, field: str | None = None) -> None:
-        super().__init__(message, field=field)
+    def __init__(
+        self, message: str, report: SaveReport, *, field: str | None = None, **params: object
+    ) -> None:
+        super().__init__(message, field=field, **params)
         self.report = report
 
     def details(self) -> dict[str, object]:
@@ -187,23 +191,23 @@ def _check_target(session: Session, user: User, target: Target) -> None:
     if target.kind == "zone":
         zone = session.get(Zone, target.zone_id) if target.zone_id is not None else None
         if zone is None:
-            raise InvalidInput("Vui lòng chọn nơi phát.", field="target")
+            raise InvalidInput(N_("Please choose where to broadcast."), field="target")
         if zone.kind == "province" and user.role != "admin":
-            raise Forbidden("Chỉ quản trị tỉnh được lên lịch phát toàn tỉnh.")
+            raise Forbidden(N_("Only the province administrator may schedule a province-wide broadcast."))
         if not can_touch_zone(session, user, zone):
-            raise InvalidInput("Vui lòng chọn thôn/xóm hoặc xã mà bạn phụ trách.", field="target")
+            raise InvalidInput(N_("Please choose a village or commune that you look after."), field="target")
     elif target.kind == "device":
         device = session.get(Device, target.device_id) if target.device_id else None
         zone = session.get(Zone, device.zone_id) if device else None
         if zone is None or not can_touch_zone(session, user, zone):
-            raise InvalidInput("Không tìm thấy cụm loa này trong xã bạn phụ trách.", field="target")
+            raise InvalidInput(N_("This speaker box is not in a commune you look after."), field="target")
     elif target.kind == "group":
         group = session.get(DeviceGroup, target.group_id) if target.group_id is not None else None
         allowed = commune_ids(session, user)
         if group is None or (allowed is not None and group.commune_id not in allowed):
-            raise InvalidInput("Không tìm thấy nhóm cụm loa này.", field="target")
+            raise InvalidInput(N_("No such group of speaker boxes."), field="target")
     else:
-        raise InvalidInput("Loại nơi phát không hợp lệ.", field="target")
+        raise InvalidInput(N_("Invalid kind of target."), field="target")
 
 
 def _window(rule: Rule, now: datetime) -> tuple[datetime, datetime | None]:
@@ -213,7 +217,7 @@ def _window(rule: Rule, now: datetime) -> tuple[datetime, datetime | None]:
         return rule.at, rule.at
     upcoming = rule_occurrences(rule, now, now + timedelta(days=400))
     if not upcoming:
-        raise InvalidInput("Quy tắc lặp này không có buổi phát nào sắp tới.", field="rule")
+        raise InvalidInput(N_("This repeat rule has no upcoming airing."), field="rule")
     last = None
     if rule.end_date is not None:
         beyond = datetime.combine(rule.end_date + timedelta(days=2), time(), tzinfo=UTC)
@@ -236,22 +240,27 @@ def plan_schedule(
 ) -> tuple[Schedule, SaveReport]:
     """Validate a schedule and work out its report, without saving it."""
     require(user, "schedule.write")
-    if priority not in PRIORITIES_VI:
-        raise InvalidInput("Mức ưu tiên không hợp lệ.", field="priority")
+    if priority not in PRIORITIES:
+        raise InvalidInput(N_("Invalid priority."), field="priority")
     if priority == "emergency" and user.role not in ("admin", "approver"):
-        raise Forbidden("Chỉ người duyệt hoặc quản trị được đặt lịch khẩn cấp.")
+        raise Forbidden(N_("Only approvers and administrators may schedule emergencies."))
     if not 0 <= volume <= 100:
-        raise InvalidInput("Âm lượng từ 0 đến 100.", field="volume")
+        raise InvalidInput(N_("Volume is 0 to 100."), field="volume")
     if (bulletin_id is None) == (playlist_id is None):
-        raise InvalidInput("Chọn một bản tin hoặc một danh sách phát.", field="bulletin_id")
+        raise InvalidInput(N_("Choose one bulletin or one playlist."), field="bulletin_id")
     _check_target(session, user, target)
     now = utcnow()
     first, last = _window(rule, now)
     if first < now + MIN_LEAD:
-        raise InvalidInput("Thời điểm phát phải ở tương lai (ít nhất vài giây nữa).", field="starts_at")
+        raise InvalidInput(
+            N_("The broadcast time must be in the future (at least a few seconds from now)."),
+            field="starts_at",
+        )
     if rule.kind == "once" and first > now + horizon:
         raise InvalidInput(
-            f"Lịch một lần chỉ đặt được trong {max(1, horizon.days)} ngày tới.", field="starts_at"
+            N_("A one-off schedule can only be set within the next %(days)s days."),
+            field="starts_at",
+            days=max(1, horizon.days),
         )
     catalogue = Catalogue.load(session, media_url)
     try:
@@ -262,7 +271,7 @@ def plan_schedule(
         bulletin = session.get(Bulletin, bulletin_id)
         allowed = commune_ids(session, user)
         if bulletin is None or (allowed is not None and bulletin.commune_id not in allowed):
-            raise InvalidInput("Không tìm thấy bản tin.", field="bulletin_id")
+            raise InvalidInput(N_("Bulletin not found."), field="bulletin_id")
     schedule = Schedule(
         bulletin_id=bulletin_id,
         playlist_id=playlist_id,
@@ -282,7 +291,7 @@ def plan_schedule(
         target.kind, zone_id=target.zone_id, device_id=target.device_id, group_id=target.group_id
     )
     if not devices:
-        raise InvalidInput("Nơi phát này chưa có cụm loa nào.", field="target")
+        raise InvalidInput(N_("There are no speaker boxes at this target yet."), field="target")
     report = _report(session, schedule, devices=devices, index=index, catalogue=catalogue, now=now)
     return schedule, report
 
@@ -351,14 +360,20 @@ def save_schedule(
     """Save a planned schedule; refuses policy breaches (unless emergency) and unaccepted clashes."""
     if report.violations and schedule.priority != "emergency":
         raise ScheduleRefused(
-            "Lịch phát vi phạm quy định của khu vực: " + report.violations[0].message, report, field="rule"
+            N_("The schedule breaks the area's rules: %(problem)s"),
+            report,
+            field="rule",
+            problem=report.violations[0].message,
         )
     if report.clashes and not accept_clashes:
         raise ScheduleRefused(
-            f"Lịch phát trùng giờ với lịch khác trên {len({c.device_id for c in report.clashes})} cụm loa. "
-            "Xem danh sách bên dưới, đổi giờ hoặc xác nhận vẫn lưu.",
+            N_(
+                "The schedule clashes with other schedules (speaker boxes affected: %(boxes)s). "
+                "See the list below, change the time or confirm to save anyway."
+            ),
             report,
             field="rule",
+            boxes=len({c.device_id for c in report.clashes}),
         )
     session.add(schedule)
     session.flush()
@@ -384,7 +399,7 @@ def cancel_schedule(session: Session, *, user: User, schedule_id: int) -> Schedu
     require(user, "schedule.write")
     schedule = session.get(Schedule, schedule_id)
     if schedule is None or not _visible(session, user, schedule):
-        raise InvalidInput("Không tìm thấy lịch phát.", field="schedule_id")
+        raise InvalidInput(N_("Schedule not found."), field="schedule_id")
     schedule.status = "cancelled"
     session.add(schedule)
     audit_log.record(
@@ -420,17 +435,18 @@ def list_schedules(session: Session, *, user: User) -> list[tuple[Schedule, str,
         what = (
             titles.get(schedule.bulletin_id, "?")
             if schedule.bulletin_id is not None
-            else "Danh sách: " + playlists.get(schedule.playlist_id, "?")
+            else gettext("Playlist: %(name)s", name=playlists.get(schedule.playlist_id, "?"))
         )
         if schedule.target_kind == "zone":
             where = zones.get(schedule.target_zone_id, "?")
         elif schedule.target_kind == "device":
-            where = f"Cụm loa {schedule.target_device_id}"
+            where = gettext("Speaker box %(id)s", id=schedule.target_device_id)
         else:
-            where = f"Nhóm {schedule.target_group_id}"
+            where = gettext("Group %(id)s", id=schedule.target_group_id)
         result.append((schedule, what, where))
     return result
 
 
 def describe(schedule: Schedule) -> str:
-    return describe_vi(rule_of(schedule))
+    """The schedule's rule in words, in the reader's language."""
+    return describe_rule(rule_of(schedule))

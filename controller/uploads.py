@@ -8,33 +8,38 @@ from fastapi import Request
 from starlette.datastructures import UploadFile
 
 from controller.errors import InvalidInput, LoaError
+from controller.i18n import N_
 
 CHUNK = 1024 * 1024
 
 
 class UploadTooLarge(LoaError):
     status_code = 413
-    title = "Tệp quá lớn"
+    title = N_("File too large")
 
 
 async def save_upload(request: Request, path: Path, *, limit: int, field: str = "file") -> None:
     """Write the upload to ``path``; refuses more than ``limit`` bytes without reading them all."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit + 64 * 1024:
-        raise UploadTooLarge(f"Tệp vượt quá giới hạn {limit // (1024 * 1024)} MB.", field=field)
+        raise UploadTooLarge(
+            N_("The file is over the %(mb)s MB limit."), field=field, mb=limit // (1024 * 1024)
+        )
     written = 0
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         form = await request.form(max_part_size=limit + 1)
         try:
             upload = form.get(field)
             if not isinstance(upload, UploadFile):
-                raise InvalidInput("Chưa chọn tệp ghi âm.", field=field)
+                raise InvalidInput(N_("No recording chosen."), field=field)
             with path.open("wb") as out:
                 while chunk := await upload.read(CHUNK):
                     written += len(chunk)
                     if written > limit:
                         raise UploadTooLarge(
-                            f"Tệp vượt quá giới hạn {limit // (1024 * 1024)} MB.", field=field
+                            N_("The file is over the %(mb)s MB limit."),
+                            field=field,
+                            mb=limit // (1024 * 1024),
                         )
                     out.write(chunk)
         finally:
@@ -44,7 +49,9 @@ async def save_upload(request: Request, path: Path, *, limit: int, field: str = 
             async for chunk in request.stream():
                 written += len(chunk)
                 if written > limit:
-                    raise UploadTooLarge(f"Tệp vượt quá giới hạn {limit // (1024 * 1024)} MB.", field=field)
+                    raise UploadTooLarge(
+                        N_("The file is over the %(mb)s MB limit."), field=field, mb=limit // (1024 * 1024)
+                    )
                 out.write(chunk)
     if written == 0:
-        raise InvalidInput("Tệp ghi âm trống.", field=field)
+        raise InvalidInput(N_("The recording file is empty."), field=field)

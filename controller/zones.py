@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 from controller import audit_log
 from controller.auth import commune_ids
 from controller.errors import Forbidden, InvalidInput
+from controller.i18n import N_
 from controller.models import User, Zone
 from device_registry.csv_import import parse_villages_csv
 
@@ -61,7 +62,7 @@ def add_village(session: Session, *, user: User, commune_id: int, name: str, kin
     """A village (thôn, xóm, bản, khối, tổ dân phố) of a commune the user looks after."""
     commune = session.get(Zone, commune_id)
     if commune is None or commune.kind != "commune":
-        raise InvalidInput("Hãy chọn xã/phường.", field="commune_id")
+        raise InvalidInput(N_("Choose a commune/ward."), field="commune_id")
     _may_edit_villages(session, user, commune)
     village = _new_village(session, commune=commune, name=name, kind=kind)
     audit_log.record(session, actor=user, action="village.add", object_type="zone", object_id=village.code)
@@ -76,9 +77,11 @@ def import_villages(session: Session, *, user: User, data: bytes) -> list[Zone]:
     parsed = parse_villages_csv(data, known_communes=communes.keys())
     if not parsed.ok:
         shown = "; ".join(str(error) for error in parsed.errors[:20])
-        raise InvalidInput(f"Không nhập được danh sách thôn/xóm: {shown}.", field="file")
+        raise InvalidInput(
+            N_("The list of villages cannot be imported: %(errors)s."), field="file", errors=shown
+        )
     if not parsed.rows:
-        raise InvalidInput("Tệp không có dòng nào để nhập.", field="file")
+        raise InvalidInput(N_("The file has no rows to import."), field="file")
     made = []
     for row in parsed.rows:
         commune = communes[row.commune_code]
@@ -93,23 +96,25 @@ def import_villages(session: Session, *, user: User, data: bytes) -> list[Zone]:
 
 def _may_edit_villages(session: Session, user: User, commune: Zone) -> None:
     if user.role not in ("admin", "technician", "editor"):
-        raise Forbidden("Bạn không có quyền thêm thôn/xóm.")
+        raise Forbidden(N_("You may not add villages."))
     allowed = commune_ids(session, user)
     if allowed is not None and commune.id not in allowed:
-        raise Forbidden("Bạn không phụ trách xã này.")
+        raise Forbidden(N_("You do not look after this commune."))
 
 
 def _new_village(session: Session, *, commune: Zone, name: str, kind: str) -> Zone:
     name = " ".join(name.split())
     if not name:
-        raise InvalidInput("Cần nhập tên thôn/xóm.", field="name")
+        raise InvalidInput(N_("Type the village's name."), field="name")
     if kind not in VILLAGE_KINDS_VI:
-        raise InvalidInput("Loại phải là thôn, xóm, bản, khối hoặc tổ dân phố.", field="kind")
+        raise InvalidInput(N_("The kind must be thôn, xóm, bản, khối or tổ dân phố."), field="kind")
     bare = name[len(kind) :].strip() if name.lower().startswith(kind + " ") else name
     full = f"{kind.capitalize()} {bare}"
     siblings = session.exec(select(Zone).where(Zone.parent_id == commune.id)).all()
     if any(s.name.lower() == full.lower() for s in siblings):
-        raise InvalidInput(f"{commune.name} đã có {full}.", field="name")
+        raise InvalidInput(
+            N_("%(commune)s already has %(village)s."), field="name", commune=commune.name, village=full
+        )
     number = len(siblings) + 1
     while session.exec(select(Zone).where(Zone.code == f"{commune.code}-v{number}")).first() is not None:
         number += 1

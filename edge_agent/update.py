@@ -185,7 +185,28 @@ class Releases:
                 shutil.rmtree(folder, ignore_errors=True)
 
 
-def _release_members(wheel: Path, version: str) -> list[str]:
+def wheel_version(wheel: Path) -> str:
+    """The version of a ``loa`` wheel (what the controller checks when a release is added)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            found = [n for n in archive.namelist() if re.fullmatch(r"[^/]+\.dist-info/METADATA", n)]
+            if len(found) != 1:
+                raise UpdateError("wrong_release", "not a wheel: no single .dist-info/METADATA")
+            fields = _metadata(archive.read(found[0]).decode(errors="replace"))
+    except zipfile.BadZipFile as exc:
+        raise UpdateError("bad_wheel", f"not a zip file: {exc}") from None
+    name, version = fields.get("Name", [""])[0], fields.get("Version", [""])[0]
+    if name.lower() != DISTRIBUTION:
+        raise UpdateError("wrong_release", f"a wheel of {name or '?'}, not of {DISTRIBUTION}")
+    if not _VERSION.match(version):
+        raise UpdateError("bad_version", f"unusable version {version!r}")
+    _release_members(wheel, version, dependencies=False)  # what a box checks, but its own packages
+    return version
+
+
+def _release_members(wheel: Path, version: str, *, dependencies: bool = True) -> list[str]:
     """The wheel's files to unpack, after checking what it is and what it needs."""
     import zipfile
     from importlib import metadata
@@ -204,7 +225,7 @@ def _release_members(wheel: Path, version: str) -> list[str]:
         raise UpdateError("bad_wheel", f"{wheel.name}: {exc}") from None
     if fields.get("Name", [""])[0].lower() != DISTRIBUTION or fields.get("Version", [""])[0] != version:
         raise UpdateError("wrong_release", f"{wheel.name} is not {DISTRIBUTION} {version}")
-    for requirement in fields.get("Requires-Dist", []):
+    for requirement in fields.get("Requires-Dist", []) if dependencies else ():
         name, _, marker = requirement.partition(";")
         if "extra" in marker and "agent" not in marker:
             continue  # the controller's and the developers' dependencies

@@ -1,5 +1,6 @@
 """Operator commands that write to the controller's database: ``loa province load`` (the province's
-communes and wards) and ``loa user add`` (the first admin, and any login after it).
+communes and wards), ``loa user add`` (the first admin, and any login after it) and
+``loa agent-release add`` (a wheel of the box agent, to roll out from the panel's API).
 
 Passwords are read from standard input or asked at the terminal, never taken from the command line,
 where other users of the server (``ps``) and the shell history would see them.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import getpass
 import sys
+from pathlib import Path
 from typing import TextIO
 
 from sqlmodel import Session, col, select
@@ -111,3 +113,24 @@ def user_add(
 
 def stdin_is_terminal() -> bool:
     return sys.stdin.isatty()
+
+
+def release_add(settings: Settings, wheel: Path) -> str:
+    """Add a wheel of the agent to the controller's releases; returns a one-line summary."""
+    from audio import MediaStore
+    from controller.agent_releases import add_release
+    from controller.errors import LoaError
+
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with Session(engine) as session:
+            try:
+                store = MediaStore(settings.media_dir)
+                release = add_release(session, store, user=None, data=wheel.read_bytes())
+            except LoaError as exc:
+                raise AdminError(f"{wheel}: {exc.message}") from None
+            except OSError as exc:
+                raise AdminError(f"{wheel}: {exc.strerror or exc}") from None
+    finally:
+        engine.dispose()
+    return f"agent {release.version} added ({release.bytes} bytes, sha256 {release.sha256})"

@@ -152,6 +152,14 @@ def _user_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _agent_release_add(args: argparse.Namespace) -> int:
+    from controller.settings import Settings
+    from loa.admin import release_add
+
+    print(release_add(Settings(), args.wheel))
+    return 0
+
+
 def _province_load(args: argparse.Namespace) -> int:
     from controller.settings import Settings
     from loa.admin import province_load
@@ -267,6 +275,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--commune", action="append", default=[], help="commune code (editors, approvers); repeatable"
     )
     user_add.set_defaults(func=_user_add)
+
+    release = sub.add_parser("agent-release", help="box agent releases: agent-release add")
+    release_sub = release.add_subparsers(dest="release_command", required=True)
+    release_add = release_sub.add_parser(
+        "add", help="add a wheel of the agent; roll it out with POST /api/v1/agent-releases/VERSION/rollout"
+    )
+    release_add.add_argument("wheel", type=Path, help="loa-VERSION-py3-none-any.whl")
+    release_add.set_defaults(func=_agent_release_add)
 
     province = sub.add_parser("province", help="administrative units: province load")
     province_sub = province.add_subparsers(dest="province_command", required=True)

@@ -15,6 +15,7 @@ from controller import asrun, bulletins, rendering, schedules
 from controller.auth import authenticate, open_session
 from controller.deps import ApiUser, ServicesDep, SessionDep
 from controller.errors import InvalidInput, Unauthenticated
+from controller.i18n import N_
 from controller.models import Bulletin, Media, Schedule, User, utcnow
 from controller.services import Services
 from controller.zones import targetable_zones
@@ -110,7 +111,7 @@ class ScheduleIn(BaseModel):
     def to_target(self) -> schedules.Target:
         if self.target is None:
             if self.target_zone_id is None:
-                raise InvalidInput("Cho biết nơi phát (target).", field="target")
+                raise InvalidInput(N_("Say where to broadcast (target)."), field="target")
             return schedules.Target("zone", zone_id=self.target_zone_id)
         if self.target.kind == "device":
             return schedules.Target("device", device_id=str(self.target.id))
@@ -121,12 +122,12 @@ class ScheduleIn(BaseModel):
     def to_rule(self) -> Rule:
         given = [x is not None for x in (self.rule, self.starts_at, self.in_seconds)]
         if sum(given) != 1:
-            raise InvalidInput("Cho biết đúng một trong rule, starts_at, in_seconds.", field="rule")
+            raise InvalidInput(N_("Give exactly one of rule, starts_at, in_seconds."), field="rule")
         if self.rule is not None:
             return self.rule
         at = self.starts_at or utcnow() + timedelta(seconds=self.in_seconds or 0)
         if at.tzinfo is None:
-            raise InvalidInput("Thời điểm phát phải có múi giờ.", field="starts_at")
+            raise InvalidInput(N_("The broadcast time needs a time zone."), field="starts_at")
         return Rule(kind="once", at=at)
 
 
@@ -163,7 +164,7 @@ def _schedule_out(s: Schedule) -> ScheduleOut:
 def issue_token(body: TokenRequest, session: SessionDep) -> TokenOut:
     user = authenticate(session, body.username, body.password)
     if user is None:
-        raise Unauthenticated("Sai tên đăng nhập hoặc mật khẩu.")
+        raise Unauthenticated(N_("Wrong username or password."))
     token, _row = open_session(session, user=user, kind="api")
     return TokenOut(token=token, username=user.username, role=user.role)
 
@@ -184,7 +185,7 @@ def get_bulletins(user: ApiUser, session: SessionDep, status: str | None = None)
 @router.post("/bulletins", response_model=BulletinOut, status_code=201)
 def post_bulletin(body: BulletinIn, user: ApiUser, session: SessionDep, services: ServicesDep) -> BulletinOut:
     if body.voice and not body.engine:
-        raise InvalidInput("Cho biết máy đọc (engine) của giọng này.", field="engine")
+        raise InvalidInput(N_("Say which engine this voice belongs to."), field="engine")
     defaults = rendering.speech_defaults(session, zone_id=body.commune_id, settings=services.settings)
     speech = rendering.chosen_speech(
         defaults,

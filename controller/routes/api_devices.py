@@ -18,6 +18,7 @@ from controller.alerts import AlertRules
 from controller.commands import CommandService
 from controller.deps import ApiUser, ServicesDep, SessionDep
 from controller.errors import Conflict, Gone, InvalidInput, NotFound, TooManyRequests
+from controller.i18n import N_, gettext
 from controller.models import Device, DeviceCommand, utcnow
 from controller.services import Services
 
@@ -30,7 +31,7 @@ async def read_csv(file: UploadFile) -> bytes:
     """An uploaded CSV file, refused past 2 MB without reading the rest."""
     data = await file.read(MAX_CSV_BYTES + 1)
     if len(data) > MAX_CSV_BYTES:
-        raise InvalidInput("Tệp CSV quá lớn (tối đa 2 MB).", field="file")
+        raise InvalidInput(N_("The CSV file is too large (at most 2 MB)."), field="file")
     return data
 
 
@@ -143,7 +144,7 @@ def enroll(body: EnrolIn, request: Request, session: SessionDep, services: Servi
     client = request.client.host if request.client else "?"
     failures = enrol_failures(request)
     if failures.blocked(client):
-        raise TooManyRequests("Nhập sai mã kích hoạt quá nhiều lần; hãy thử lại sau 10 phút.")
+        raise TooManyRequests(N_("Too many wrong activation codes; try again in 10 minutes."))
     try:
         done = registry.enroll(
             session,
@@ -289,7 +290,7 @@ def command_out(command: DeviceCommand, *, now: datetime) -> CommandOut:
         issued_at=command.issued_at,
         expires_at=command.expires_at,
         state=state,
-        state_label=commands.STATE_VI[state],
+        state_label=gettext(commands.STATE_LABELS[state]),
         reason=command.reason,
         done_at=command.done_at,
     )

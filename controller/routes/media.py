@@ -10,6 +10,7 @@ from controller.auth import resolve_session
 from controller.deps import ServicesDep, SessionDep
 from controller.devices import device_for_token
 from controller.errors import NotFound, Unauthenticated
+from controller.i18n import N_
 from controller.models import Media
 from controller.services import Services
 
@@ -33,10 +34,10 @@ def _allowed(request: Request, session: Session, services: Services) -> bool:
 @router.get("/media/{sha256}")
 def get_media(sha256: str, request: Request, session: SessionDep, services: ServicesDep) -> FileResponse:
     if not _allowed(request, session, services):
-        raise Unauthenticated("Cần mã truy cập của cụm loa hoặc đăng nhập.")
+        raise Unauthenticated(N_("A speaker box's access token or a login is needed."))
     media = session.get(Media, sha256) if len(sha256) == 64 else None
     if media is None or not services.store.has(sha256):
-        raise NotFound("Không có tệp âm thanh này.")
+        raise NotFound(N_("No such audio file."))
     return FileResponse(
         services.store.path_for(sha256),
         media_type=media.mime,

@@ -1,4 +1,5 @@
-"""The web panel: server-rendered Vietnamese pages, forms with CSRF tokens, no state change on GET."""
+"""The web panel: server-rendered pages (Vietnamese, or English on request), forms with CSRF tokens,
+no state change on GET."""
 
 from __future__ import annotations
 
@@ -7,22 +8,25 @@ import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from controller import asrun, bulletins, lexicon, rendering, schedules
-from controller.auth import PERMISSIONS, ROLE_NAMES_VI, authenticate, close_session, open_session
+from controller.auth import PERMISSIONS, ROLE_NAMES, authenticate, close_session, open_session
 from controller.deps import PanelLogin, ServicesDep, SessionDep
-from controller.errors import Conflict, Forbidden, InvalidInput, LoaError
+from controller.errors import Conflict, Forbidden, InvalidInput, LoaError, NotFound
 from controller.forms import rule_from_form
+from controller.i18n import COOKIE as LANGUAGE_COOKIE
+from controller.i18n import LANGUAGES, N_, gettext
 from controller.models import AuthSession, Bulletin, User, Zone, utcnow
 from controller.rendering import RenderFailed, Voice
+from controller.schedule_words import WEEKDAY_NAMES
 from controller.uploads import UploadTooLarge, save_upload
 from controller.zones import targetable_zones
-from playlists.rules import WEEKDAY_NAMES_VI
 
 router = APIRouter(include_in_schema=False)
 
@@ -42,7 +46,7 @@ def page(request: Request, login: tuple[User, AuthSession], name: str, **context
         {
             "user": user,
             "csrf": auth.csrf_token,
-            "role_name": ROLE_NAMES_VI.get(user.role, user.role),
+            "role_name": gettext(ROLE_NAMES.get(user.role, user.role)),
             **context,
         },
         status_code,
@@ -51,7 +55,7 @@ def page(request: Request, login: tuple[User, AuthSession], name: str, **context
 
 def check_csrf(auth: AuthSession, token: str) -> None:
     if not hmac.compare_digest(auth.csrf_token, token):
-        raise Forbidden("Phiên làm việc đã thay đổi. Vui lòng tải lại trang và thử lại.")
+        raise Forbidden(N_("Your session has changed. Please reload the page and try again."))
 
 
 def see_other(url: str) -> RedirectResponse:
@@ -79,7 +83,7 @@ def login(
         return render(
             request,
             "login.html",
-            {"error": "Sai tên đăng nhập hoặc mật khẩu.", "username": username},
+            {"error": gettext("Wrong username or password."), "username": username},
             status_code=401,
         )
     old = request.cookies.get(services.session_cookie)
@@ -95,6 +99,29 @@ def login(
         samesite="lax",
         path="/",
         max_age=services.settings.session_max_hours * 3600,
+    )
+    return response
+
+
+@router.get("/language/{code}")
+def choose_language(
+    code: str, services: ServicesDep, next_url: Annotated[str, Query(alias="next", max_length=2000)] = "/"
+) -> Response:
+    """Remember the reader's language in a cookie and go back to the page (nothing on the server
+    changes, so a GET link will do, on the login and public pages too)."""
+    if code not in LANGUAGES:
+        raise NotFound(N_("This language is not available."))
+    parts = urlsplit(next_url)
+    local = next_url.startswith("/") and not parts.scheme and not parts.netloc and "\\" not in next_url
+    response = see_other(next_url if local else "/")
+    response.set_cookie(
+        LANGUAGE_COOKIE,
+        code,
+        max_age=365 * 24 * 3600,
+        path="/",
+        httponly=True,
+        secure=services.settings.secure_cookies,
+        samesite="lax",
     )
     return response
 
@@ -271,7 +298,7 @@ def _detail(
         ),
         speech=bulletins.speech_of(bulletin),
         preview=bulletins.previewed(session, bulletin=bulletin, renderer=services.renderer),
-        weekday_names=WEEKDAY_NAMES_VI,
+        weekday_names=WEEKDAY_NAMES,
         describe=schedules.describe,
     )
 
@@ -508,7 +535,7 @@ def _voices_page(
     error: LoaError | None = None,
 ) -> HTMLResponse:
     if login[0].role != "admin":
-        raise Forbidden("Chỉ quản trị tỉnh được đặt giọng đọc mặc định.")
+        raise Forbidden(N_("Only the province administrator may set the default voices."))
     table = rendering.speech_table(session, settings=services.settings)
     chosen = next((z for z, _speech in table if z.id == form.get("zone_id")), table[0][0] if table else None)
     if chosen is not None and "voice" not in form:

@@ -10,8 +10,9 @@ from sqlmodel import select
 
 from controller import bulletins, lexicon
 from controller.deps import PanelLogin, ServicesDep, SessionDep
-from controller.emergency import STATUS_VI as EMERGENCY_STATUS_VI
+from controller.emergency import STATUS_NAMES as EMERGENCY_STATUS_NAMES
 from controller.errors import InvalidInput, LoaError
+from controller.i18n import N_
 from controller.models import User
 from controller.routes.panel import CsrfField, check_csrf, page, see_other
 from controller.zones import targetable_zones
@@ -45,7 +46,7 @@ def _emergency_page(
         zones=targetable_zones(session, user=user),
         emergencies=services.emergencies.list(session, user=user),
         users=users,
-        status_names=EMERGENCY_STATUS_VI,
+        status_names=EMERGENCY_STATUS_NAMES,
         two_person=services.settings.emergency_two_person,
         error=error,
         status_code=status_code,
@@ -70,7 +71,9 @@ async def emergency_create(
         )
     except (InvalidInput, ValueError) as exc:
         error = (
-            exc if isinstance(exc, InvalidInput) else InvalidInput("Số lần lặp không hợp lệ.", field="repeat")
+            exc
+            if isinstance(exc, InvalidInput)
+            else InvalidInput(N_("Invalid number of times."), field="repeat")
         )
         return _emergency_page(request, login, session, services, error=error, status_code=422)
     return see_other("/emergency")
@@ -95,7 +98,7 @@ def emergency_action(
     elif action == "stop":
         services.emergencies.stop(session, user=login[0], emergency_id=emergency_id)
     else:
-        raise InvalidInput("Thao tác không hợp lệ.")
+        raise InvalidInput(N_("Invalid action."))
     return see_other("/emergency")
 
 

@@ -20,6 +20,7 @@ from controller.alerts import AlertRules
 from controller.auth import PERMISSIONS
 from controller.deps import PanelLogin, ServicesDep, SessionDep
 from controller.errors import Conflict, InvalidInput, LoaError
+from controller.i18n import N_, gettext
 from controller.live import DeviceHub
 from controller.models import DeviceCommand, User, utcnow
 from controller.routes.panel import CsrfField, check_csrf, page, see_other
@@ -143,7 +144,7 @@ async def device_events(
     with_commands = detail == "1" and wanted is not None and len(wanted) == 1
     subscription = hub.subscribe(zone_ids=zones, device_ids=wanted)
     try:
-        yield ServerSentEvent(comment="bắt đầu", retry=5000)
+        yield ServerSentEvent(comment="start", retry=5000)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + hub.stream_seconds
         while (left := deadline - loop.time()) > 0:
@@ -184,7 +185,7 @@ def _command_live(command: DeviceCommand, now: datetime, fmt: Format) -> dict[st
     return {
         "id": command.id,
         "state": state,
-        "state_label": commands.STATE_VI[state],
+        "state_label": gettext(commands.STATE_LABELS[state]),
         "reason": command.reason or "",
         "done_at": fmt(command.done_at) if command.done_at else "",
     }
@@ -226,8 +227,8 @@ def _detail(
             "link_quality": health.sparkline([r.link_quality for r in rows]),
         },
         command_rows=[(c, commands.state_of(c, now=now), commands.describe(c)) for c in found.commands],
-        command_states=commands.STATE_VI,
-        command_names=commands.NAMES_VI,
+        command_states=commands.STATE_LABELS,
+        command_names=commands.NAMES,
         can_command=login[0].role in PERMISSIONS["device.command"],
         users=users,
         live_url="/devices/_events?" + urlencode({"ids": found.row.id, "detail": "1"}),
@@ -244,7 +245,7 @@ def _detail(
 def _uptime(seconds: object) -> str:
     if not isinstance(seconds, int):
         return ""
-    return alerts.duration_vi(timedelta(seconds=seconds))
+    return alerts.duration_text(timedelta(seconds=seconds))
 
 
 def _user_names(session: Session, ids: set[int]) -> dict[int, str]:
@@ -269,9 +270,9 @@ def device_command(
     args: dict[str, Any] = {}
     try:
         if name == "set_volume":
-            args["volume"] = _int(volume, "Âm lượng phải là số nguyên từ 0 đến 100.")
+            args["volume"] = _int(volume, N_("The volume must be a whole number from 0 to 100."))
         elif name == "test_tone" and seconds:
-            args["seconds"] = _int(seconds, "Thời gian phát âm thử phải là số giây từ 1 đến 60.")
+            args["seconds"] = _int(seconds, N_("The test tone lasts a whole number of seconds from 1 to 60."))
         request.app.state.commands.send(session, user=login[0], device_id=device_id, name=name, args=args)
     except (InvalidInput, Conflict) as exc:
         session.rollback()

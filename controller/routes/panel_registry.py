@@ -14,6 +14,7 @@ from controller import library, registry
 from controller.auth import require
 from controller.deps import PanelLogin, ServicesDep, SessionDep
 from controller.errors import InvalidInput, LoaError
+from controller.i18n import N_, gettext
 from controller.models import Device, Zone
 from controller.routes.api_devices import read_csv, registry_changed
 from controller.routes.panel import CsrfField, check_csrf, page, see_other
@@ -92,7 +93,7 @@ async def registry_register(
             user=login[0],
             device_id=form["device_id"].lower(),
             name=form["name"],
-            zone_id=_int(form["zone_id"], "zone_id", "Hãy chọn nơi đặt loa."),
+            zone_id=_int(form["zone_id"], "zone_id", N_("Choose where the box stands.")),
             lat=_coordinate(form["lat"], "lat"),
             lon=_coordinate(form["lon"], "lon"),
             address=form["address"],
@@ -164,7 +165,9 @@ async def registry_go(
     csrf = str(raw.get("csrf_token", ""))
     device_id = str(raw.get("which", "")).strip().lower()
     if session.get(Device, device_id) is None:
-        error = InvalidInput(f"Không có cụm loa mã {device_id or '(trống)'}.", field="which")
+        error = InvalidInput(
+            N_("There is no speaker box with id %(id)s."), field="which", id=device_id or gettext("(empty)")
+        )
         return _registry_page(request, login, session, services, error=error, status_code=404)
     if action == "revoke":
         return registry_revoke(device_id, login, session, services, csrf)
@@ -183,7 +186,9 @@ def _coordinate(text: str, field: str) -> float | None:
     try:
         return float(text.replace(",", "."))
     except ValueError:
-        raise InvalidInput("Tọa độ phải là số thập phân, ví dụ 18,8226.", field=field) from None
+        raise InvalidInput(
+            N_("A coordinate is a decimal number, for example 18.8226."), field=field
+        ) from None
 
 
 def _villages_page(
@@ -228,7 +233,7 @@ async def villages_add(request: Request, login: PanelLogin, session: SessionDep)
         add_village(
             session,
             user=login[0],
-            commune_id=_int(form["commune_id"], "commune_id", "Hãy chọn xã/phường."),
+            commune_id=_int(form["commune_id"], "commune_id", N_("Choose a commune/ward.")),
             name=form["name"],
             kind=form["kind"] or "thôn",
         )

@@ -4,7 +4,7 @@
   "use strict";
 
   var COLORS = { online: "#1e6b35", offline: "#b3261e", unknown: "#5b6470", revoked: "#5b6470", alert: "#8a5a00" };
-  var STALE_LABEL = "Mất kết nối";
+  var STALE_LABEL = "Mất kết nối"; // the page's own word (data-stale-label) wins: it is in the reader's language
   var skew = 0; // server clock minus browser clock, ms
   var markers = {};
 
@@ -83,7 +83,7 @@
     var now = Date.now() + skew;
     live.querySelectorAll('[data-reported="online"]').forEach(function (row) {
       var seen = Number(row.dataset.seenMs);
-      if (seen && now - seen > limit) setState(row, "offline", STALE_LABEL);
+      if (seen && now - seen > limit) setState(row, "offline", live.dataset.staleLabel || STALE_LABEL);
     });
   }
 

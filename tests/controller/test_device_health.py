@@ -242,7 +242,7 @@ def test_disk_clock_backlog_and_rejected_documents_alert() -> None:
     assert codes(status={"outbox_pending": 101}) == ["outbox_backlog"]
     assert codes(status={"rejected_documents": 2}) == ["rejected_documents"]
     assert codes(failed_plays=2) == [] and codes(failed_plays=3) == ["failed_plays"]
-    assert all(alerts.LABELS_VI[c] for c in alerts.LABELS_VI)
+    assert all(alerts.LABELS[c] for c in alerts.LABELS)
 
 
 def _receipt(device_id: str, seq: int, event: str, *, at: datetime, item: str | None = "s1-1") -> Receipt:
