@@ -212,6 +212,7 @@ class Agent:
             playing_item_id=self._player.playing_item_id,
             missing_media=self._prefetcher.missing(),
             outbox_pending=self._outbox.pending_count(),
+            outbox_first_seq=self._outbox.first_pending_seq(),
             rejected_documents=self.rejected_documents,
             uptime_s=int(time.monotonic() - self._started),
             disk_free_mb=disk_free_mb(self._cache.folder),

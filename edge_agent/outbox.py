@@ -229,6 +229,12 @@ class Outbox:
             (count,) = self._db.execute("SELECT COUNT(*) FROM receipts").fetchone()
         return int(count)
 
+    def first_pending_seq(self) -> int | None:
+        """The lowest seq not yet acknowledged (None: all are); everything below it was deleted on ack."""
+        with self._lock:
+            (seq,) = self._db.execute("SELECT MIN(seq) FROM receipts").fetchone()
+        return int(seq) if seq is not None else None
+
     def last_seq(self) -> int:
         """The highest seq ever assigned (0 before the first receipt)."""
         with self._lock:

@@ -186,6 +186,10 @@ class Status(WireDocument, frozen=True, kw_only=True):
     playing_item_id: str | None = None
     missing_media: tuple[str, ...] = ()
     outbox_pending: int | None = None
+    outbox_first_seq: Annotated[
+        int | None,
+        Meta(description="Lowest receipt seq still in the outbox (None: empty); the box holds none below it"),
+    ] = None
     rejected_documents: Annotated[
         int | None, Meta(description="Documents refused since the agent started (bad signature, rollback, …)")
     ] = None

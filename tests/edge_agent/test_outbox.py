@@ -30,6 +30,7 @@ def test_seq_is_contiguous_from_one_across_restarts_and_acks(outbox, device_key,
 
 
 def test_acknowledge_deletes_only_receipts_up_to_the_acked_seq(outbox):
+    assert outbox.first_pending_seq() is None
     for n in range(5):
         outbox.append(event="started", item_id=f"i{n}")
 
@@ -39,6 +40,9 @@ def test_acknowledge_deletes_only_receipts_up_to_the_acked_seq(outbox):
     assert [seq for seq, _ in outbox.pending()] == [4, 5]
     assert outbox.acknowledge(3) == 0
     assert outbox.pending_count() == 2
+    assert outbox.first_pending_seq() == 4, "the status tells the controller nothing below 4 is kept"
+    outbox.acknowledge(5)
+    assert outbox.first_pending_seq() is None
 
 
 def test_pending_receipts_survive_reopening_and_are_signed_by_the_device_key(outbox, device_key, clock):
