@@ -35,11 +35,20 @@ def add_village(session: Session, *, commune: Zone, code: str, name: str) -> Zon
 
 
 def add_user(
-    session: Session, *, username: str, full_name: str, password: str, role: str, commune_ids: list[int]
+    session: Session,
+    *,
+    username: str,
+    full_name: str,
+    password: str,
+    role: str,
+    commune_ids: list[int],
+    password_hash: str | None = None,
 ) -> User:
+    """Create a login unless it exists; ``password_hash`` (argon2 of ``password``) saves hashing again."""
     user = session.exec(select(User).where(User.username == username)).first()
     if user is None:
-        user = User(username=username, full_name=full_name, password_hash=hash_password(password), role=role)
+        hashed = password_hash or hash_password(password)
+        user = User(username=username, full_name=full_name, password_hash=hashed, role=role)
         session.add(user)
         session.flush()
         for zone_id in commune_ids:

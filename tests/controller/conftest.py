@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,7 @@ from sqlmodel import Session, select
 
 from audio.testing import FakeTtsEngine
 from controller.app import create_app
+from controller.auth import hash_password
 from controller.db import migrate
 from controller.devices import register_device
 from controller.models import Zone
@@ -20,9 +22,14 @@ from controller.seed import add_user, add_village, load_province
 from controller.services import Services
 from controller.settings import Settings
 from playlists.signing import public_key_b64
-from tests.databases import database_url
+from tests.databases import seeded_database_url
 
 PASSWORD = "test-password-1"  # test fixture only
+
+
+@functools.cache
+def _password_hash() -> str:
+    return hash_password(PASSWORD)  # once per test process: argon2 is slow on purpose
 
 
 @dataclass
@@ -51,7 +58,7 @@ def make_world(tmp_path: Path, *, mqtt_port: int | None = None) -> Iterator[Worl
     """A controller with demo-like data; with ``mqtt_port`` it publishes to that real broker too."""
     settings = Settings(
         data_dir=tmp_path / "controller",
-        database_url=database_url(tmp_path),
+        database_url=seeded_database_url(tmp_path),
         environment="development",
         mqtt_port=mqtt_port or 1883,
     )
@@ -92,6 +99,7 @@ def make_world(tmp_path: Path, *, mqtt_port: int | None = None) -> Iterator[Worl
                 password=PASSWORD,
                 role=role,
                 commune_ids=[c or 0 for c in communes_of],
+                password_hash=_password_hash(),
             )
         world = World(
             TestClient(app), services, published, a.id or 0, b.id or 0, a1.id or 0, a2.id or 0, b1.id or 0
