@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,10 +16,11 @@ from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
 
 from audio import MediaStore, ProcessingSettings, RenderCache, get_engine
-from controller import bulletins, checkpoints, devices, health, i18n, receipts, schedules
+from controller import auth, bulletins, checkpoints, devices, health, i18n, receipts, schedules
 from controller.alerts import STATE_LABELS as DEVICE_STATE_LABELS
 from controller.alerts import AlertRules
 from controller.asrun import OUTCOMES
+from controller.asrun_fold import AsRunFold
 from controller.commands import CommandService
 from controller.db import make_engine
 from controller.deps import LoginRequired
@@ -34,6 +35,7 @@ from controller.live import DeviceHub
 from controller.metrics import Metrics
 from controller.metrics import install as install_metrics
 from controller.models import User, utcnow
+from controller.problems import install as install_problems
 from controller.registry import BrokerSync
 from controller.rendering import Renderer
 from controller.services import Services
@@ -98,14 +100,21 @@ def build_services(
         mutex=mutex_for(engine, settings.data_dir, "compile"),
     )
 
-    def on_report(device_id: str, raw: bytes) -> None:
-        ack = receipts.handle_report(engine, device_id=device_id, raw=raw)
-        if metrics is not None:
-            metrics.receipt(ack)
-        if ack is not None:
+    def receipts_stored(outcomes: Sequence[receipts.Outcome]) -> None:
+        """After a batch of receipts is committed: one ack per box (the latest covers the rest)."""
+        acks = {}
+        for device_id, ack in outcomes:
+            if metrics is not None:
+                metrics.receipt(ack)
+            if ack is not None:
+                acks[device_id] = ack
+        for device_id, ack in acks.items():
             publish(topics.ack(device_id), signer.sign(ack), True)
             if hub is not None:
                 hub.notify(device_id)  # a failed play or a command's outcome shows on live pages
+
+    receipt_writer = receipts.ReceiptWriter(engine, on_stored=receipts_stored)
+    on_report = receipt_writer.submit
 
     def write_status(device_id: str, raw: bytes) -> None:
         devices.handle_status(engine, device_id=device_id, raw=raw, hub=hub)
@@ -126,6 +135,7 @@ def build_services(
     return Services(
         settings=settings,
         engine=engine,
+        receipt_writer=receipt_writer,
         signer=signer,
         topics=topics,
         store=store,
@@ -209,6 +219,10 @@ def create_app(settings: Settings, *, connect_mqtt: bool = True, run_jobs: bool 
             keep_for=timedelta(days=settings.health_keep_days),
         )
 
+    def prune_logins() -> None:
+        with Session(services.engine) as session:
+            auth.prune_sessions(session, settings=settings)
+
     def audit_checkpoint() -> None:
         checkpoints.write_daily(services.engine, signer=services.signer, settings=settings)
 
@@ -229,12 +243,17 @@ def create_app(settings: Settings, *, connect_mqtt: bool = True, run_jobs: bool 
             jobs.every("compile-timelines", settings.compile_interval_seconds, services.publisher.refresh)
             jobs.every("prune-health", 3600, prune_health)
             jobs.every("audit-checkpoint", 3600, audit_checkpoint)
+            jobs.every("prune-logins", 3600, prune_logins)
+            asrun = AsRunFold.from_settings(services.engine, settings)
+            jobs.every("asrun-fold", settings.asrun_fold_seconds, asrun.run)
             jobs.start(paused=True)
             leadership.start()
         yield
         if run_jobs:
             leadership.stop()
             jobs.stop()
+        if services.receipt_writer is not None:
+            services.receipt_writer.stop()  # its last acks leave before the gateway closes
         if services.gateway is not None:
             services.gateway.stop()
         statuses.stop()
@@ -260,11 +279,21 @@ def create_app(settings: Settings, *, connect_mqtt: bool = True, run_jobs: bool 
         api_emergencies,
         api_library,
         api_releases,
+        api_tokens,
         media,
         panel,
         panel_admin,
+        panel_auth,
         panel_devices,
+        panel_home,
+        panel_playlists,
         panel_registry,
+        panel_reports,
+        panel_schedules,
+        panel_tokens,
+        panel_users,
+        panel_versions,
+        public,
     )
 
     app.include_router(api.router)
@@ -272,12 +301,23 @@ def create_app(settings: Settings, *, connect_mqtt: bool = True, run_jobs: bool 
     app.include_router(api_emergencies.router)
     app.include_router(api_library.router)
     app.include_router(api_releases.router)
+    app.include_router(api_tokens.router)
     app.include_router(media.router)
+    app.include_router(panel_auth.router)
+    app.include_router(panel_home.router)
     app.include_router(panel.router)
+    app.include_router(panel_schedules.router)
+    app.include_router(panel_playlists.router)
+    app.include_router(panel_versions.router)
     app.include_router(panel_admin.router)
     app.include_router(panel_registry.router)
+    app.include_router(panel_reports.router)
     app.include_router(panel_devices.router)
+    app.include_router(panel_users.router)
+    app.include_router(panel_tokens.router)
+    app.include_router(public.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    install_problems(app)
 
     @app.exception_handler(LoginRequired)
     async def _login_required(_request: Request, _exc: LoginRequired) -> Response:

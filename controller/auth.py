@@ -1,17 +1,26 @@
-"""Passwords, server-side sessions and API tokens, and who may do what where."""
+"""Passwords, logins (rate-limited), server-side sessions, and who may do what where.
+
+A login is a server-side ``AuthSession`` row found by the sha256 of its token: a panel cookie
+(``web``) or a bearer token from ``/api/v1/auth/token`` (``api``). Both end after the idle limit
+and the absolute limit (``LOA_SESSION_IDLE_MINUTES``, ``LOA_SESSION_MAX_HOURS``), when the user
+logs out, or at once when an admin disables the user or resets their password. Per-user API tokens
+for automation live in controller/api_tokens.py.
+"""
 
 from __future__ import annotations
 
+import math
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, col, delete, select
 
-from controller import audit_log
-from controller.errors import Forbidden
+from controller import audit_log, login_limits
+from controller.errors import Forbidden, TooManyRequests, Unauthenticated
 from controller.i18n import N_
+from controller.login_limits import LoginLimits
 from controller.models import AuthSession, User, UserZone, Zone, utcnow
 from controller.settings import Settings
 from device_registry.credentials import new_token, token_hash
@@ -20,6 +29,7 @@ _hasher = PasswordHasher()
 # A hash to verify against when the user does not exist, so timing does not reveal usernames.
 _DUMMY_HASH = _hasher.hash("loa-no-such-user")
 
+MIN_PASSWORD_LENGTH = 10
 ROLES = ("admin", "editor", "approver", "auditor", "technician")
 ROLE_NAMES = {
     "admin": N_("Province administrator"),
@@ -42,7 +52,22 @@ PERMISSIONS: dict[str, set[str]] = {
     "device.command": {"admin", "technician"},
     "release.manage": {"admin"},
     "release.rollout": {"admin", "technician"},
+    "user.manage": {"admin"},
 }
+
+
+class LoginLocked(TooManyRequests):
+    """Too many failed logins for this username or from this address: no password is checked."""
+
+    def __init__(self, left: timedelta) -> None:
+        self.retry_after = max(1, math.ceil(left.total_seconds()))
+        super().__init__(
+            N_("Too many failed logins. Try again in %(minutes)s minutes."),
+            minutes=math.ceil(self.retry_after / 60),
+        )
+
+    def details(self) -> dict[str, object]:
+        return {"retry_after": self.retry_after}
 
 
 def hash_password(password: str) -> str:
@@ -61,12 +86,15 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     user = session.exec(select(User).where(User.username == username.strip())).first()
     if user is None:
         verify_password(password, _DUMMY_HASH)
-        return _login_failed(session, None, username, "unknown user")
-    if not verify_password(password, user.password_hash):
-        return _login_failed(session, user, username, "wrong password")
-    if not user.is_active:
-        return _login_failed(session, user, username, "inactive")
-    return user
+        reason = "unknown user"
+    elif not verify_password(password, user.password_hash):
+        reason = "wrong password"
+    elif not user.is_active:
+        reason = "inactive"
+    else:
+        return user
+    _login_failed(session, user, username, reason)
+    return None
 
 
 def _login_failed(session: Session, user: User | None, username: str, reason: str) -> None:
@@ -75,6 +103,36 @@ def _login_failed(session: Session, user: User | None, username: str, reason: st
         session, actor=user, action="login.failed", object_type="user", object_id=name, reason=reason
     )
     session.commit()
+
+
+def check_login(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    address: str,
+    limits: LoginLimits,
+    now: datetime | None = None,
+) -> User:
+    """The user these credentials belong to, within the login limits: raises ``LoginLocked`` while
+    the username or the client address is locked (the same whether the user exists or not), or
+    ``Unauthenticated``; each failure is counted and audited."""
+    now = now or utcnow()
+    until = login_limits.locked_until(session, username=username, address=address, now=now)
+    if until is not None:
+        raise LoginLocked(until - now)
+    user = authenticate(session, username, password)
+    if user is None:
+        until = login_limits.record_failure(
+            session, username=username, address=address, limits=limits, now=now
+        )
+        session.commit()
+        if until is not None:
+            raise LoginLocked(until - now)
+        raise Unauthenticated(N_("Wrong username or password."))
+    login_limits.record_success(session, username=username)
+    session.commit()
+    return user
 
 
 def open_session(session: Session, *, user: User, kind: str) -> tuple[str, AuthSession]:
@@ -92,15 +150,12 @@ def open_session(session: Session, *, user: User, kind: str) -> tuple[str, AuthS
 def resolve_session(
     session: Session, *, token: str, kind: str, settings: Settings
 ) -> tuple[User, AuthSession] | None:
-    """The user behind a token, if the login is still alive (idle and absolute limits for the web)."""
+    """The user behind a login token, if the login is still alive (idle and absolute limits)."""
     row = session.get(AuthSession, token_hash(token))
     if row is None or row.kind != kind:
         return None
     now = utcnow()
-    if kind == "web" and (
-        now - row.last_seen_at > timedelta(minutes=settings.session_idle_minutes)
-        or now - row.created_at > timedelta(hours=settings.session_max_hours)
-    ):
+    if _expired(row, now=now, settings=settings):
         session.delete(row)
         session.commit()
         return None
@@ -114,9 +169,34 @@ def resolve_session(
     return user, row
 
 
+def _expired(row: AuthSession, *, now: datetime, settings: Settings) -> bool:
+    idle = timedelta(minutes=settings.session_idle_minutes)
+    longest = timedelta(hours=settings.session_max_hours)
+    return now - row.last_seen_at > idle or now - row.created_at > longest
+
+
 def close_session(session: Session, token: str) -> None:
     session.exec(delete(AuthSession).where(col(AuthSession.token_hash) == token_hash(token)))
     session.commit()
+
+
+def end_sessions(session: Session, *, user_id: int) -> int:
+    """Log a user out everywhere (panel and API login tokens); the caller audits and commits."""
+    result = session.exec(delete(AuthSession).where(col(AuthSession.user_id) == user_id))
+    return int(result.rowcount or 0)
+
+
+def prune_sessions(session: Session, *, settings: Settings, now: datetime | None = None) -> int:
+    """Delete the logins that have expired (they are refused anyway; this keeps the table small)."""
+    now = now or utcnow()
+    result = session.exec(
+        delete(AuthSession).where(
+            (col(AuthSession.last_seen_at) < now - timedelta(minutes=settings.session_idle_minutes))
+            | (col(AuthSession.created_at) < now - timedelta(hours=settings.session_max_hours))
+        )
+    )
+    session.commit()
+    return int(result.rowcount or 0)
 
 
 def require(user: User, permission: str) -> None:

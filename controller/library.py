@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 
 from controller import audit_log
 from controller.auth import can_touch_zone, commune_ids, require
-from controller.errors import Forbidden, InvalidInput
+from controller.errors import Forbidden, InvalidInput, NotFound
 from controller.i18n import N_
 from controller.models import (
     Bulletin,
@@ -146,9 +146,9 @@ def delete_group(session: Session, *, user: User, group_id: int) -> None:
     """Remove a saved group; schedules that target it are refused (they would reach no box)."""
     require(user, "schedule.write")
     group = session.get(DeviceGroup, group_id)
-    if group is None:
-        raise InvalidInput(N_("No such group."), field="group_id")
-    _scope(session, user, group.commune_id)
+    allowed = commune_ids(session, user)
+    if group is None or (allowed is not None and group.commune_id not in allowed):
+        raise NotFound(N_("No such group."))  # another commune's looks missing too
     in_use = session.exec(
         select(Schedule).where(
             Schedule.target_kind == "group", Schedule.target_group_id == group_id, Schedule.status == "active"

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from typing import Annotated
 
-from sqlalchemy import Column, Text, UniqueConstraint
+from annotated_types import Ge, Le
+from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> datetime:
     """Now, aware, in UTC."""
     return datetime.now(UTC)
+
+
+#: A row id as the API takes it: what an INTEGER primary key can hold on every database (32 bits on
+#: PostgreSQL). Larger numbers name no row, and SQLite cannot even bind one past 64 bits.
+RowId = Annotated[int, Ge(1), Le(2**31 - 1)]
 
 
 class Zone(SQLModel, table=True):
@@ -70,6 +77,32 @@ class AuthSession(SQLModel, table=True):
     last_seen_at: datetime = Field(default_factory=utcnow)
 
 
+class ApiToken(SQLModel, table=True):
+    """A user's own access token for automation (``Authorization: Bearer loa_…``); only its sha256
+    is kept (controller/api_tokens.py)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    name: str = Field(max_length=100, description="What the token is for, as its owner named it")
+    token_hash: str = Field(max_length=64, unique=True)
+    hint: str = Field(max_length=16, description="The token's first characters, to recognise it by")
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime | None = Field(default=None, description="None: until revoked")
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Failed logins of one username or one client address, and the lock they earned
+    (controller/login_limits.py)."""
+
+    key: str = Field(primary_key=True, max_length=100, description="user:NAME or addr:ADDRESS")
+    failures: int = 0
+    first_failed_at: datetime = Field(default_factory=utcnow)
+    locked_until: datetime | None = None
+
+
 class Device(SQLModel, table=True):
     """A speaker box on a pole."""
 
@@ -121,6 +154,9 @@ class Bulletin(SQLModel, table=True):
     title: str = Field(max_length=300)
     body: str = Field(sa_column=Column(Text, nullable=False))
     category: str = Field(default="legal", max_length=32)
+    language: str = Field(
+        default="vi", max_length=16, description="Language spoken (controller/reconcile.py LANGUAGES)"
+    )
     source_ref: str | None = Field(default=None, max_length=300)
     engine: str = Field(default="espeak-ng", max_length=32, description="TTS engine (audio.tts registry)")
     voice: str | None = Field(
@@ -348,3 +384,217 @@ class DeviceCommand(SQLModel, table=True):
     state: str = Field(default="sent", max_length=16, description="sent, done or failed (expired is derived)")
     reason: str | None = Field(default=None, max_length=500)
     done_at: datetime | None = None
+
+
+# --- As-run reconciliation and reports (controller/asrun_fold.py, controller/reports.py) ---------------
+
+
+class Occurrence(SQLModel, table=True):
+    """One item a box was given to play (a timeline item, or an emergency it was sent), and how it ended.
+
+    Written only by the as-run fold (controller/asrun_fold.py) from published timelines and receipts.
+    """
+
+    __table_args__ = (
+        UniqueConstraint("device_id", "item_id", name="uq_occurrence_device_item"),
+        Index("ix_occurrence_device_scheduled", "device_id", "scheduled_at"),
+        Index("ix_occurrence_broadcast", "broadcast_key", "device_id"),
+        Index("ix_occurrence_state_ends", "state", "ends_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: str = Field(foreign_key="device.id", max_length=63)
+    item_id: str = Field(max_length=128)
+    broadcast_key: str = Field(
+        max_length=64, description="The broadcast it belongs to: s<schedule>-<start ms>, or e<emergency>"
+    )
+    source: str = Field(max_length=16, description="schedule or emergency")
+    source_id: int
+    broadcast_at: datetime = Field(description="When the broadcast starts (its first item)")
+    scheduled_at: datetime
+    ends_at: datetime = Field(description="Scheduled end; 'missing' after it plus the grace period")
+    duration_ms: int
+    kind: str = Field(max_length=16, description="audio, stream or silence")
+    bulletin_id: int | None = None
+    category: str = Field(max_length=32, description="The bulletin's, or relay, chime, silence, other")
+    language: str = Field(max_length=16)
+    zone_id: int = Field(description="The box's zone when the item was given to it")
+    commune_id: int = Field(description="The commune of that zone (0: none)")
+    state: str = Field(
+        default="pending", max_length=16, description="pending, aired, partial, failed, skipped, missing"
+    )
+    seconds_aired: float = 0.0
+    reason: str | None = Field(default=None, max_length=500)
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    final_seq: int = Field(default=0, description="The box's seq of the receipt that decided the state")
+    receipt_id: int | None = Field(default=None, description="That receipt's row, to verify it")
+    clock_offset_ms: float | None = Field(
+        default=None, description="The box's last reported clock offset when that receipt was folded"
+    )
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class BroadcastTally(SQLModel, table=True):
+    """Boxes per outcome of one broadcast in one commune (``commune_id`` 0: the whole province): the
+    reconciliation, kept by the as-run fold."""
+
+    __table_args__ = (Index("ix_broadcasttally_commune_at", "commune_id", "broadcast_at"),)
+
+    broadcast_key: str = Field(primary_key=True, max_length=64)
+    commune_id: int = Field(primary_key=True)
+    source: str = Field(max_length=16)
+    source_id: int
+    broadcast_at: datetime
+    category: str = Field(max_length=32)
+    language: str = Field(max_length=16)
+    pending: int = 0
+    aired: int = 0
+    partial: int = 0
+    failed: int = 0
+    skipped: int = 0
+    missing: int = 0
+
+
+class AirtimeRollup(SQLModel, table=True):
+    """Content items by outcome and seconds aired, per box (grains d, w, m: day, ISO week, month), per
+    commune (c, k, n) and for the province (p: day); local days (LOA_TIMEZONE). ``broadcasts``: in commune
+    rows, the broadcasts that aired on at least one of the commune's boxes. Kept by the as-run fold; the
+    reports read these, never the receipts."""
+
+    __table_args__ = (Index("ix_airtimerollup_commune", "grain", "commune_id", "period"),)
+
+    grain: str = Field(primary_key=True, max_length=1)
+    period: date = Field(primary_key=True, description="The day, or the first day of the week or month")
+    commune_id: int = Field(primary_key=True, description="0 in province rows")
+    zone_id: int = Field(primary_key=True, description="0 in commune and province rows")
+    device_id: str = Field(primary_key=True, max_length=63, description="'' in commune and province rows")
+    category: str = Field(primary_key=True, max_length=32)
+    language: str = Field(primary_key=True, max_length=16)
+    aired: int = 0
+    partial: int = 0
+    failed: int = 0
+    skipped: int = 0
+    missing: int = 0
+    seconds: float = 0.0
+    broadcasts: int = 0
+
+
+class ReasonRollup(SQLModel, table=True):
+    """Why content items did not fully air, per commune and day (c) or month (n)."""
+
+    grain: str = Field(primary_key=True, max_length=1)
+    period: date = Field(primary_key=True)
+    commune_id: int = Field(primary_key=True)
+    state: str = Field(primary_key=True, max_length=16)
+    reason: str = Field(primary_key=True, max_length=64, description="Reason code (before ':'), no_receipt")
+    count: int = 0
+
+
+class UptimeRollup(SQLModel, table=True):
+    """Seconds a box was online, per day ('d') and month ('m'), from its status history."""
+
+    grain: str = Field(primary_key=True, max_length=1)
+    period: date = Field(primary_key=True)
+    commune_id: int = Field(primary_key=True)
+    zone_id: int = Field(primary_key=True)
+    device_id: str = Field(primary_key=True, max_length=63)
+    online_s: float = 0.0
+
+
+class ClockRollup(SQLModel, table=True):
+    """How far a box's clock was off, per day ('d') and month ('m'): the clock audit."""
+
+    __table_args__ = (Index("ix_clockrollup_period", "grain", "period"),)
+
+    grain: str = Field(primary_key=True, max_length=1)
+    device_id: str = Field(primary_key=True, max_length=63)
+    period: date = Field(primary_key=True)
+    commune_id: int = Field(description="The box's commune when the first figure of the row came in")
+    receipts: int = 0
+    max_receipt_offset_ms: float = Field(
+        default=0.0, description="Largest |clock offset| the box had reported when its receipts came in"
+    )
+    max_status_offset_ms: float = Field(default=0.0, description="Largest |clock offset| in its statuses")
+    max_ahead_ms: float = Field(
+        default=0.0, description="Largest lead of a receipt's recorded time over its arrival: clock ahead"
+    )
+
+
+class AsRunCursor(SQLModel, table=True):
+    """How far the as-run fold has read: receipts by chain seq, health history by time."""
+
+    name: str = Field(primary_key=True, max_length=32)
+    position: int = 0
+    at: datetime | None = None
+
+
+class AsRunDevice(SQLModel, table=True):
+    """Per box, for the as-run fold: the timeline version already turned into occurrences, and its
+    presence (for uptime) and clock offset as last seen."""
+
+    device_id: str = Field(foreign_key="device.id", primary_key=True, max_length=63)
+    timeline_version: int = 0
+    last_online_at: datetime | None = None
+    credited_until: datetime | None = None
+    clock_offset_ms: float | None = None
+
+
+class AirtimeTarget(SQLModel, table=True):
+    """A goal a province sets per commune, e.g. at least 60 minutes of legal dissemination a week."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    zone_id: int = Field(foreign_key="zone.id", description="The province (every commune) or one commune")
+    metric: str = Field(max_length=16, description="minutes (aired) or broadcasts (aired somewhere)")
+    category: str | None = Field(default=None, max_length=32, description="None: any content")
+    per: str = Field(default="week", max_length=8, description="week or month")
+    amount: int
+    is_active: bool = True
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+# --- Bulletin versions and the public pages (controller/bulletin_versions.py, controller/public.py) ---
+
+
+class BulletinVersion(SQLModel, table=True):
+    """A bulletin's content as saved: one row when it is written and one at each later edit (text,
+    how it is read, its recording), numbered 1, 2, 3, … per bulletin; its status changes are in the
+    audit log."""
+
+    __table_args__ = (UniqueConstraint("bulletin_id", "number", name="uq_bulletinversion_number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    bulletin_id: int = Field(foreign_key="bulletin.id", index=True)
+    number: int = Field(description="1 for the bulletin as first written, then one more per edit")
+    title: str = Field(max_length=300)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    category: str = Field(max_length=32)
+    language: str = Field(default="vi", max_length=16)
+    source_ref: str | None = Field(default=None, max_length=300)
+    engine: str = Field(max_length=32)
+    voice: str | None = Field(default=None, max_length=100)
+    accent: str = Field(max_length=16)
+    speed: int
+    recording_sha256: str | None = Field(default=None, max_length=64)
+    text_sha256: str = Field(
+        max_length=64,
+        description="bulletins.text_sha256 of this content (the approved one has the bulletin's)",
+    )
+    author_id: int = Field(foreign_key="user.id", description="Who saved this version")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+# The public pages list a commune's aired bulletins from this index alone (controller/public.py:
+# 65 ms a page, 16 ms the commune list, over a province's year of 2 million occurrences); a bulletin's
+# history finds its audit events by the second.
+_occurrence = Occurrence.__table__.c
+Index(
+    "ix_occurrence_public",
+    _occurrence.commune_id,
+    _occurrence.started_at,
+    _occurrence.bulletin_id,
+    _occurrence.state,
+    _occurrence.source,
+)
+Index("ix_auditevent_object", AuditEvent.__table__.c.object_type, AuditEvent.__table__.c.object_id)

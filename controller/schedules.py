@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from controller import audit_log
 from controller.auth import can_touch_zone, commune_ids, require
-from controller.errors import Forbidden, InvalidInput
+from controller.errors import Forbidden, InvalidInput, NotFound
 from controller.i18n import N_, gettext
 from controller.models import Bulletin, Device, DeviceGroup, Media, Playlist, Schedule, User, Zone, utcnow
 from controller.schedule_words import describe_rule
@@ -399,7 +399,7 @@ def cancel_schedule(session: Session, *, user: User, schedule_id: int) -> Schedu
     require(user, "schedule.write")
     schedule = session.get(Schedule, schedule_id)
     if schedule is None or not _visible(session, user, schedule):
-        raise InvalidInput(N_("Schedule not found."), field="schedule_id")
+        raise NotFound(N_("Schedule not found."))  # another commune's looks missing too
     schedule.status = "cancelled"
     session.add(schedule)
     audit_log.record(

@@ -10,6 +10,7 @@ from audio import MediaStore
 from controller.emergency import EmergencyService
 from controller.gateway import MqttGateway
 from controller.keys import Signer
+from controller.receipts import ReceiptWriter
 from controller.registry import BrokerSync
 from controller.rendering import Renderer
 from controller.settings import Settings
@@ -29,6 +30,7 @@ class Services:
     gateway: MqttGateway | None
     emergencies: EmergencyService
     broker: BrokerSync
+    receipt_writer: ReceiptWriter | None = None
 
     @property
     def session_cookie(self) -> str:

@@ -149,7 +149,28 @@ class Settings(BaseSettings):
     session_idle_minutes: int = Field(
         default=60, ge=1, description="A panel session ends after this idle time"
     )
-    session_max_hours: int = Field(default=12, ge=1, description="A panel session ends this long after login")
+    session_max_hours: int = Field(
+        default=12,
+        ge=1,
+        description="A login (panel session, or API login token from /api/v1/auth/token) ends this long "
+        "after it began, however active; the idle limit applies to both too",
+    )
+    login_max_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Failed logins for one username within login_lockout_minutes that lock it for "
+        "login_lockout_minutes (whether the username exists or not)",
+    )
+    login_max_failures_per_address: int = Field(
+        default=20,
+        ge=1,
+        description="Failed logins from one client address within login_lockout_minutes that lock that "
+        "address out for login_lockout_minutes (higher than per username: a commune office shares one "
+        "address)",
+    )
+    login_lockout_minutes: int = Field(
+        default=15, ge=1, description="How long a lock lasts, and the window in which failures count"
+    )
     timezone: str = Field(default="Asia/Ho_Chi_Minh", description="Wall-clock zone shown in the panel")
     status_interval_seconds: int = Field(
         default=60,
@@ -172,6 +193,23 @@ class Settings(BaseSettings):
         description="Health history is kept in full this long, then as one row per box per hour",
     )
     health_keep_days: int = Field(default=30, ge=1, description="Health history older than this is deleted")
+    asrun_grace_seconds: int = Field(
+        default=1800,
+        ge=0,
+        description="An item with no final receipt this long after its scheduled end is reported missing "
+        "(until a late receipt from a box that was offline says what happened)",
+    )
+    asrun_fold_seconds: int = Field(
+        default=60,
+        ge=5,
+        description="How often the leader folds new timelines, receipts and statuses into the as-run log "
+        "and the report rollups",
+    )
+    clock_audit_threshold_ms: int = Field(
+        default=1000,
+        ge=1,
+        description="The clock audit flags a box whose clock was off by more than this in the period",
+    )
     device_command_ttl_seconds: int = Field(
         default=300,
         ge=10,

@@ -1,6 +1,7 @@
 """Operator commands that write to the controller's database: ``loa province load`` (the province's
-communes and wards), ``loa user add`` (the first admin, and any login after it) and
-``loa agent-release add`` (a wheel of the box agent, to roll out from the panel's API).
+communes and wards), ``loa user add`` (the first admin, and any login after it), ``loa user password``
+(a forgotten password, a locked-out admin) and ``loa agent-release add`` (a wheel of the box agent,
+to roll out from the panel's API).
 
 Passwords are read from standard input or asked at the terminal, never taken from the command line,
 where other users of the server (``ps``) and the shell history would see them.
@@ -15,14 +16,12 @@ from typing import TextIO
 
 from sqlmodel import Session, col, select
 
-from controller import audit_log
-from controller.auth import PROVINCE_WIDE, ROLES
+from controller import audit_log, login_limits
+from controller.auth import MIN_PASSWORD_LENGTH, PROVINCE_WIDE, ROLES, end_sessions, hash_password
 from controller.db import make_engine
 from controller.models import User, Zone
 from controller.seed import add_user, load_province
 from controller.settings import Settings
-
-MIN_PASSWORD_LENGTH = 10
 
 
 class AdminError(RuntimeError):
@@ -102,6 +101,35 @@ def user_add(
                 object_id=user.id,
                 role=role,
                 communes=sorted(codes),
+                via="cli",
+            )
+            session.commit()
+            session.refresh(user)
+            return user
+    finally:
+        engine.dispose()
+
+
+def user_password(settings: Settings, *, username: str, password: str) -> User:
+    """Give a login a new password from the server itself (a forgotten password, the only admin
+    locked out): its sessions end and a lock on its username is lifted; the API tokens stay."""
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with Session(engine) as session:
+            user = session.exec(select(User).where(User.username == username)).first()
+            if user is None:
+                raise AdminError(f"no user {username!r}")
+            user.password_hash = hash_password(password)
+            session.add(user)
+            ended = end_sessions(session, user_id=user.id or 0)
+            login_limits.record_success(session, username=username)
+            audit_log.record(
+                session,
+                actor=None,
+                action="user.password_reset",
+                object_type="user",
+                object_id=user.id,
+                sessions_ended=ended,
                 via="cli",
             )
             session.commit()

@@ -78,6 +78,21 @@ def _audit_checkpoint(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _audit_reconcile(_args: argparse.Namespace) -> int:
+    from controller.asrun_fold import AsRunFold
+    from controller.db import make_engine
+    from controller.settings import Settings
+
+    settings = Settings()
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        report = AsRunFold.from_settings(engine, settings).run()
+    finally:
+        engine.dispose()
+    print(f"as-run log up to date: {report.line()}")
+    return 0
+
+
 def _agent(args: argparse.Namespace) -> int:
     from edge_agent.main import main as agent_main
 
@@ -152,6 +167,17 @@ def _user_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _user_password(args: argparse.Namespace) -> int:
+    from controller.settings import Settings
+    from loa.admin import read_password, stdin_is_terminal, user_password
+
+    user = user_password(
+        Settings(), username=args.username, password=read_password(sys.stdin, prompt=stdin_is_terminal())
+    )
+    print(f"New password set for {user.username}; their sessions have ended.")
+    return 0
+
+
 def _agent_release_add(args: argparse.Namespace) -> int:
     from controller.settings import Settings
     from loa.admin import release_add
@@ -187,6 +213,16 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(data_dir=args.data_dir, port=args.port, boxes=args.boxes, keep=args.keep)
 
 
+def _fleet(args: argparse.Namespace) -> int:
+    import subprocess
+
+    script = Path(__file__).resolve().parents[1] / "bench" / "fleet.py"
+    if not script.exists():
+        print("loa fleet: bench/fleet.py comes with Loa's source tree, not the package", file=sys.stderr)
+        return 2
+    return subprocess.call([sys.executable, str(script), *args.args])
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="loa", description="Loa: digital grassroots loudspeaker system")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
@@ -215,6 +251,12 @@ def build_parser() -> argparse.ArgumentParser:
     verify.set_defaults(func=_audit_verify)
     checkpoint = audit_sub.add_parser("checkpoint", help="sign the chains' heads now (also done daily)")
     checkpoint.set_defaults(func=_audit_checkpoint)
+    reconcile = audit_sub.add_parser(
+        "reconcile",
+        help="fold new timelines, receipts and statuses into the as-run log and the reports now "
+        "(the leader does it every LOA_ASRUN_FOLD_SECONDS)",
+    )
+    reconcile.set_defaults(func=_audit_reconcile)
 
     agent = sub.add_parser("agent", help="run the speaker-box agent (or enrol a new box: agent enroll)")
     agent.add_argument("--config", type=Path, default=Path("/etc/loa/agent.toml"), help="agent.toml")
@@ -265,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     install.add_argument("--dry-run", action="store_true", help="print what would be done, change nothing")
     install.set_defaults(func=_install_systemd)
 
-    user = sub.add_parser("user", help="manage panel logins: user add")
+    user = sub.add_parser("user", help="manage panel logins: user add, user password")
     user_sub = user.add_subparsers(dest="user_command", required=True)
     user_add = user_sub.add_parser("add", help="create a login; the password is read from stdin or asked")
     user_add.add_argument("--username", required=True)
@@ -275,6 +317,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--commune", action="append", default=[], help="commune code (editors, approvers); repeatable"
     )
     user_add.set_defaults(func=_user_add)
+    user_password = user_sub.add_parser(
+        "password", help="set a new password (read from stdin or asked), end the sessions, lift a lockout"
+    )
+    user_password.add_argument("--username", required=True)
+    user_password.set_defaults(func=_user_password)
 
     release = sub.add_parser("agent-release", help="box agent releases: agent-release add")
     release_sub = release.add_subparsers(dest="release_command", required=True)
@@ -298,13 +345,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--boxes", type=int, default=3, help="number of speaker boxes")
     demo.add_argument("--keep", action="store_true", help="reuse the data of the previous demo run")
     demo.set_defaults(func=_demo)
+    fleet = sub.add_parser(
+        "fleet", add_help=False, help="N simulated boxes running the real agent, a broker, a controller"
+    )
+    fleet.add_argument("args", nargs=argparse.REMAINDER, help="bench/fleet.py's options (--boxes N …)")
+    fleet.set_defaults(func=_fleet)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     head = argv[2:] if argv[:1] == ["--log-level"] else argv
-    if head[:1] in (["normalize"], ["render"]):
+    if head[:1] in (["normalize"], ["render"], ["fleet"]):
         # These tools parse their own options; everything after the command name is theirs.
         argv = [*argv[: len(argv) - len(head) + 1], "--", *head[1:]]
     args = build_parser().parse_args(argv)

@@ -56,6 +56,7 @@ def seeded_database_url(folder: Path) -> str:
             atexit.register(shutil.rmtree, scratch, True)
             _seed(f"sqlite:///{scratch / 'loa.db'}")
             _sqlite_template = scratch / "loa.db"
+        folder.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(_sqlite_template, folder / "loa.db")
         return f"sqlite:///{folder / 'loa.db'}"
     server = _postgres()

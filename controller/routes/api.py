@@ -6,17 +6,18 @@ import json
 from datetime import datetime, timedelta
 from typing import Literal
 
-from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from controller import asrun, bulletins, rendering, schedules
-from controller.auth import authenticate, open_session
-from controller.deps import ApiUser, ServicesDep, SessionDep
-from controller.errors import InvalidInput, Unauthenticated
+from controller.auth import check_login, open_session
+from controller.deps import ApiUser, ServicesDep, SessionDep, client_address
+from controller.errors import InvalidInput
 from controller.i18n import N_
-from controller.models import Bulletin, Media, Schedule, User, utcnow
+from controller.login_limits import LoginLimits
+from controller.models import Bulletin, Media, RowId, Schedule, User, utcnow
 from controller.services import Services
 from controller.zones import targetable_zones
 from playlists.rules import Rule
@@ -36,7 +37,7 @@ class TokenOut(BaseModel):
 
 
 class BulletinIn(BaseModel):
-    commune_id: int
+    commune_id: RowId
     title: str = Field(max_length=300)
     body: str = Field(max_length=30_000)
     category: str = "legal"
@@ -87,16 +88,19 @@ class PreviewOut(BaseModel):
     url: str
 
 
+_ROW_ID: TypeAdapter[int] = TypeAdapter(RowId)
+
+
 class TargetIn(BaseModel):
     kind: Literal["zone", "device", "group"]
     id: int | str
 
 
 class ScheduleIn(BaseModel):
-    bulletin_id: int | None = None
-    playlist_id: int | None = None
+    bulletin_id: RowId | None = None
+    playlist_id: RowId | None = None
     target: TargetIn | None = None
-    target_zone_id: int | None = Field(default=None, description="Shortcut for target {kind: zone, id}")
+    target_zone_id: RowId | None = Field(default=None, description="Shortcut for target {kind: zone, id}")
     rule: Rule | None = None
     starts_at: datetime | None = Field(
         default=None, description="Shortcut for a one-off rule at this instant"
@@ -115,9 +119,15 @@ class ScheduleIn(BaseModel):
             return schedules.Target("zone", zone_id=self.target_zone_id)
         if self.target.kind == "device":
             return schedules.Target("device", device_id=str(self.target.id))
+        try:
+            number = _ROW_ID.validate_python(self.target.id)
+        except ValidationError:
+            raise InvalidInput(
+                N_("The target's id must be the number of a zone or a group."), field="target"
+            ) from None
         if self.target.kind == "group":
-            return schedules.Target("group", group_id=int(self.target.id))
-        return schedules.Target("zone", zone_id=int(self.target.id))
+            return schedules.Target("group", group_id=number)
+        return schedules.Target("zone", zone_id=number)
 
     def to_rule(self) -> Rule:
         given = [x is not None for x in (self.rule, self.starts_at, self.in_seconds)]
@@ -161,10 +171,16 @@ def _schedule_out(s: Schedule) -> ScheduleOut:
 
 
 @router.post("/auth/token", response_model=TokenOut)
-def issue_token(body: TokenRequest, session: SessionDep) -> TokenOut:
-    user = authenticate(session, body.username, body.password)
-    if user is None:
-        raise Unauthenticated(N_("Wrong username or password."))
+def issue_token(body: TokenRequest, request: Request, session: SessionDep, services: ServicesDep) -> TokenOut:
+    """A login token (a server-side session with the panel's idle and absolute limits, and the same
+    login limits); for long-lived automation, make a per-user token at /api/v1/tokens instead."""
+    user = check_login(
+        session,
+        username=body.username,
+        password=body.password,
+        address=client_address(request),
+        limits=LoginLimits.from_settings(services.settings),
+    )
     token, _row = open_session(session, user=user, kind="api")
     return TokenOut(token=token, username=user.username, role=user.role)
 
@@ -208,18 +224,20 @@ def post_bulletin(body: BulletinIn, user: ApiUser, session: SessionDep, services
 
 
 @router.get("/bulletins/{bulletin_id}", response_model=BulletinOut)
-def get_bulletin(bulletin_id: int, user: ApiUser, session: SessionDep) -> BulletinOut:
+def get_bulletin(bulletin_id: RowId, user: ApiUser, session: SessionDep) -> BulletinOut:
     return _bulletin_out(bulletins.get_bulletin(session, user=user, bulletin_id=bulletin_id))
 
 
 @router.post("/bulletins/{bulletin_id}/submit", response_model=BulletinOut)
-def submit(bulletin_id: int, user: ApiUser, session: SessionDep) -> BulletinOut:
+def submit(bulletin_id: RowId, user: ApiUser, session: SessionDep) -> BulletinOut:
     bulletin = bulletins.get_bulletin(session, user=user, bulletin_id=bulletin_id)
     return _bulletin_out(bulletins.submit_bulletin(session, user=user, bulletin=bulletin))
 
 
 @router.post("/bulletins/{bulletin_id}/preview", response_model=PreviewOut)
-async def preview(bulletin_id: int, user: ApiUser, session: SessionDep, services: ServicesDep) -> PreviewOut:
+async def preview(
+    bulletin_id: RowId, user: ApiUser, session: SessionDep, services: ServicesDep
+) -> PreviewOut:
     """Render a bulletin before approval (the same audio approval will freeze) to listen to it."""
 
     def work() -> Media:
@@ -239,7 +257,7 @@ async def preview(bulletin_id: int, user: ApiUser, session: SessionDep, services
 
 @router.post("/bulletins/{bulletin_id}/approve", response_model=BulletinOut)
 async def approve(
-    bulletin_id: int,
+    bulletin_id: RowId,
     user: ApiUser,
     session: SessionDep,
     services: ServicesDep,
@@ -259,7 +277,7 @@ async def approve(
 
 
 @router.post("/bulletins/{bulletin_id}/reject", response_model=BulletinOut)
-def reject(bulletin_id: int, body: RejectIn, user: ApiUser, session: SessionDep) -> BulletinOut:
+def reject(bulletin_id: RowId, body: RejectIn, user: ApiUser, session: SessionDep) -> BulletinOut:
     bulletin = bulletins.get_bulletin(session, user=user, bulletin_id=bulletin_id)
     return _bulletin_out(
         bulletins.reject_bulletin(session, user=user, bulletin=bulletin, comment=body.comment)
@@ -308,7 +326,7 @@ def post_schedule(body: ScheduleIn, user: ApiUser, session: SessionDep, services
 
 
 @router.post("/schedules/{schedule_id}/cancel", response_model=ScheduleOut)
-def cancel(schedule_id: int, user: ApiUser, session: SessionDep, services: ServicesDep) -> ScheduleOut:
+def cancel(schedule_id: RowId, user: ApiUser, session: SessionDep, services: ServicesDep) -> ScheduleOut:
     schedule = schedules.cancel_schedule(session, user=user, schedule_id=schedule_id)
     services.publisher.refresh()
     return _schedule_out(schedule)

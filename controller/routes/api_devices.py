@@ -19,7 +19,7 @@ from controller.commands import CommandService
 from controller.deps import ApiUser, ServicesDep, SessionDep
 from controller.errors import Conflict, Gone, InvalidInput, NotFound, TooManyRequests
 from controller.i18n import N_, gettext
-from controller.models import Device, DeviceCommand, utcnow
+from controller.models import Device, DeviceCommand, RowId, utcnow
 from controller.services import Services
 
 router = APIRouter(prefix="/api/v1", tags=["registry"])
@@ -56,7 +56,7 @@ class EnrolOut(BaseModel):
 class DeviceIn(BaseModel):
     device_id: str = Field(max_length=63)
     name: str = Field(max_length=200)
-    zone_id: int
+    zone_id: RowId
     lat: float | None = None
     lon: float | None = None
     address: str | None = Field(default=None, max_length=300)
@@ -301,7 +301,7 @@ def list_device_states(
     user: ApiUser,
     session: SessionDep,
     services: ServicesDep,
-    commune_id: int | None = None,
+    commune_id: RowId | None = None,
     state: Literal["online", "offline", "unknown"] | None = None,
     alert: bool = False,
     q: str = Query(default="", max_length=100),

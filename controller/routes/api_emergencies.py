@@ -12,15 +12,15 @@ from starlette.concurrency import run_in_threadpool
 
 from controller import cap
 from controller.deps import ApiUser, ServicesDep, SessionDep
-from controller.models import Emergency
+from controller.models import Emergency, RowId
 from controller.routes.api import _bulletin_out
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 
 
 class EmergencyIn(BaseModel):
-    bulletin_id: int
-    zone_ids: list[int] = Field(min_length=1, max_length=200)
+    bulletin_id: RowId
+    zone_ids: list[RowId] = Field(min_length=1, max_length=200)
     repeat: int = Field(default=1, ge=1, le=20)
     after: Literal["resume", "skip"] = "skip"
 
@@ -60,14 +60,14 @@ def post_emergency(
 
 @router.post("/emergencies/{emergency_id}/confirm", response_model=EmergencyOut)
 def confirm_emergency(
-    emergency_id: int, user: ApiUser, session: SessionDep, services: ServicesDep
+    emergency_id: RowId, user: ApiUser, session: SessionDep, services: ServicesDep
 ) -> EmergencyOut:
     return _emergency_out(services.emergencies.confirm(session, user=user, emergency_id=emergency_id))
 
 
 @router.post("/emergencies/{emergency_id}/stop", response_model=EmergencyOut)
 def stop_emergency(
-    emergency_id: int, user: ApiUser, session: SessionDep, services: ServicesDep
+    emergency_id: RowId, user: ApiUser, session: SessionDep, services: ServicesDep
 ) -> EmergencyOut:
     return _emergency_out(services.emergencies.stop(session, user=user, emergency_id=emergency_id))
 
@@ -90,7 +90,7 @@ async def post_cap(request: Request, user: ApiUser, session: SessionDep) -> dict
 
 @router.post("/emergencies/{emergency_id}/approve", response_model=EmergencyOut)
 async def approve_emergency_draft(
-    emergency_id: int, user: ApiUser, session: SessionDep, services: ServicesDep
+    emergency_id: RowId, user: ApiUser, session: SessionDep, services: ServicesDep
 ) -> EmergencyOut:
     """Approve a draft from an alert: renders its bulletin, then sends it (or awaits the second person)."""
 

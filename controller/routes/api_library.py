@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from controller import bulletins, lexicon, library
 from controller.deps import ApiUser, ServicesDep, SessionDep
-from controller.models import Bulletin
+from controller.models import Bulletin, RowId
 from controller.routes.api import BulletinOut, _bulletin_out
 from controller.uploads import save_upload
 from playlists.playlist import PlaylistEntry
@@ -24,7 +24,7 @@ router = APIRouter(prefix="/api/v1", tags=["api"])
 
 class PlaylistIn(BaseModel):
     name: str = Field(max_length=200)
-    commune_id: int | None = None
+    commune_id: RowId | None = None
     entries: list[PlaylistEntry] = Field(max_length=200)
 
 
@@ -66,7 +66,7 @@ def post_playlist(body: PlaylistIn, user: ApiUser, session: SessionDep) -> Playl
 
 class GroupIn(BaseModel):
     name: str = Field(max_length=200)
-    commune_id: int | None = None
+    commune_id: RowId | None = None
     device_ids: list[str] = Field(min_length=1, max_length=5000)
 
 
@@ -85,7 +85,7 @@ def post_group(body: GroupIn, user: ApiUser, session: SessionDep) -> dict[str, o
 
 @router.put("/zones/{zone_id}/policy")
 def put_policy(
-    zone_id: int, body: ZonePolicy | None, user: ApiUser, session: SessionDep, services: ServicesDep
+    zone_id: RowId, body: ZonePolicy | None, user: ApiUser, session: SessionDep, services: ServicesDep
 ) -> dict[str, object]:
     """Quiet hours, daily caps and volume limits for a zone and every zone below it (null clears)."""
     zone = library.set_policy(session, user=user, zone_id=zone_id, policy=body)
@@ -126,13 +126,13 @@ def put_lexicon(body: LexiconIn, user: ApiUser, session: SessionDep) -> dict[str
 
 
 @router.delete("/lexicon/{entry_id}", status_code=204)
-def delete_lexicon(entry_id: int, user: ApiUser, session: SessionDep) -> None:
+def delete_lexicon(entry_id: RowId, user: ApiUser, session: SessionDep) -> None:
     lexicon.delete_entry(session, user=user, entry_id=entry_id)
 
 
 @router.post("/bulletins/{bulletin_id}/recording", response_model=BulletinOut)
 async def post_recording(
-    bulletin_id: int, request: Request, user: ApiUser, session: SessionDep, services: ServicesDep
+    bulletin_id: RowId, request: Request, user: ApiUser, session: SessionDep, services: ServicesDep
 ) -> BulletinOut:
     """Upload a recording (any format ffmpeg reads) that airs instead of synthetic speech."""
     bulletin = bulletins.get_bulletin(session, user=user, bulletin_id=bulletin_id)

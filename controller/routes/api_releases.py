@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from controller import agent_releases
 from controller.commands import CommandService
 from controller.deps import ApiUser, ServicesDep, SessionDep
-from controller.models import utcnow
+from controller.models import RowId, utcnow
 from controller.routes.api_devices import CommandOut, command_out
 from controller.uploads import save_upload
 from edge_agent.update import MAX_WHEEL_BYTES
@@ -33,7 +33,7 @@ class RolloutIn(BaseModel):
     """Exactly one of: these boxes, every box in a zone, or a share of all boxes (canaries first)."""
 
     device_ids: list[str] | None = Field(default=None, max_length=10_000)
-    zone_id: int | None = None
+    zone_id: RowId | None = None
     percent: int | None = Field(default=None, description="1–100: the same boxes come first every time")
 
 

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 from sqlmodel import Session
 
+from controller.api_tokens import is_api_token, resolve_token
 from controller.auth import resolve_session
 from controller.deps import ServicesDep, SessionDep
 from controller.devices import device_for_token
@@ -21,6 +22,8 @@ def _allowed(request: Request, session: Session, services: Services) -> bool:
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         token = header[7:].strip()
+        if is_api_token(token):
+            return resolve_token(session, token) is not None
         return device_for_token(session, token) is not None or (
             resolve_session(session, token=token, kind="api", settings=services.settings) is not None
         )
@@ -31,7 +34,11 @@ def _allowed(request: Request, session: Session, services: Services) -> bool:
     )
 
 
-@router.get("/media/{sha256}")
+@router.get(
+    "/media/{sha256}",
+    response_class=FileResponse,
+    responses={200: {"description": "The audio file (Range requests work)", "content": {"audio/*": {}}}},
+)
 def get_media(sha256: str, request: Request, session: SessionDep, services: ServicesDep) -> FileResponse:
     if not _allowed(request, session, services):
         raise Unauthenticated(N_("A speaker box's access token or a login is needed."))

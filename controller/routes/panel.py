@@ -16,13 +16,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from controller import asrun, bulletins, lexicon, rendering, schedules
-from controller.auth import PERMISSIONS, ROLE_NAMES, authenticate, close_session, open_session
+from controller.auth import ROLE_NAMES, require
 from controller.deps import PanelLogin, ServicesDep, SessionDep
 from controller.errors import Conflict, Forbidden, InvalidInput, LoaError, NotFound
-from controller.forms import rule_from_form
 from controller.i18n import COOKIE as LANGUAGE_COOKIE
 from controller.i18n import LANGUAGES, N_, gettext
-from controller.models import AuthSession, Bulletin, User, Zone, utcnow
+from controller.models import AuthSession, Bulletin, User, Zone
 from controller.rendering import RenderFailed, Voice
 from controller.schedule_words import WEEKDAY_NAMES
 from controller.uploads import UploadTooLarge, save_upload
@@ -54,7 +53,7 @@ def page(request: Request, login: tuple[User, AuthSession], name: str, **context
 
 
 def check_csrf(auth: AuthSession, token: str) -> None:
-    if not hmac.compare_digest(auth.csrf_token, token):
+    if not hmac.compare_digest(auth.csrf_token.encode(), token.encode()):  # bytes: any text compares
         raise Forbidden(N_("Your session has changed. Please reload the page and try again."))
 
 
@@ -63,44 +62,6 @@ def see_other(url: str) -> RedirectResponse:
 
 
 CsrfField = Annotated[str, Form(alias="csrf_token")]
-
-
-@router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request) -> HTMLResponse:
-    return render(request, "login.html", {"error": None, "username": ""})
-
-
-@router.post("/login")
-def login(
-    request: Request,
-    session: SessionDep,
-    services: ServicesDep,
-    username: Annotated[str, Form(max_length=64)] = "",
-    password: Annotated[str, Form(max_length=256)] = "",
-) -> Response:
-    user = authenticate(session, username, password)
-    if user is None:
-        return render(
-            request,
-            "login.html",
-            {"error": gettext("Wrong username or password."), "username": username},
-            status_code=401,
-        )
-    old = request.cookies.get(services.session_cookie)
-    if old:
-        close_session(session, old)  # a new session id at every login
-    token, _row = open_session(session, user=user, kind="web")
-    response = see_other("/")
-    response.set_cookie(
-        services.session_cookie,
-        token,
-        httponly=True,
-        secure=services.settings.secure_cookies,
-        samesite="lax",
-        path="/",
-        max_age=services.settings.session_max_hours * 3600,
-    )
-    return response
 
 
 @router.get("/language/{code}")
@@ -126,27 +87,7 @@ def choose_language(
     return response
 
 
-@router.post("/logout")
-def logout(
-    request: Request, login: PanelLogin, session: SessionDep, services: ServicesDep, csrf: CsrfField
-) -> Response:
-    check_csrf(login[1], csrf)
-    close_session(session, request.cookies.get(services.session_cookie, ""))
-    response = see_other("/login")
-    response.delete_cookie(services.session_cookie, path="/")
-    return response
-
-
-@router.get("/", response_class=HTMLResponse)
-def home(request: Request, login: PanelLogin, session: SessionDep) -> HTMLResponse:
-    user = login[0]
-    reads_bulletins = user.role in PERMISSIONS["bulletin.view"]  # technicians see boxes, not bulletins
-    waiting = bulletins.list_bulletins(session, user=user, status="submitted") if reads_bulletins else []
-    now = utcnow()
-    listed = schedules.list_schedules(session, user=user) if reads_bulletins else []
-    upcoming = [row for row in listed if row[0].starts_at >= now][:10]
-    # The boxes' counts come from the device_summary template global (alerts and effective state).
-    return page(request, login, "home.html", waiting=waiting, upcoming=upcoming)
+# The home page (GET /) is in routes/panel_home.py.
 
 
 @router.get("/bulletins", response_class=HTMLResponse)
@@ -186,6 +127,7 @@ def _new_form_page(
 def bulletin_new(
     request: Request, login: PanelLogin, session: SessionDep, services: ServicesDep, commune_id: int = 0
 ) -> HTMLResponse:
+    require(login[0], "bulletin.write")  # the form is no use to those who may not write
     communes = _communes(session, login[0])
     chosen = next((c for c in communes if c.id == commune_id), communes[0] if communes else None)
     defaults = rendering.speech_defaults(
@@ -372,8 +314,12 @@ async def bulletin_recording(
 ) -> Response:
     limit = services.settings.max_upload_mb * 1024 * 1024
     form = await request.form(max_part_size=limit + 1)
-    check_csrf(login[1], str(form.get("csrf_token", "")))
-    bulletin = bulletins.get_bulletin(session, user=login[0], bulletin_id=bulletin_id)
+    try:
+        check_csrf(login[1], str(form.get("csrf_token", "")))
+        bulletin = bulletins.get_bulletin(session, user=login[0], bulletin_id=bulletin_id)
+    except LoaError:
+        await form.close()  # the upload's temporary file (save_upload closes it otherwise)
+        raise
     try:
         with tempfile.TemporaryDirectory(prefix="loa-upload-") as scratch:
             path = Path(scratch) / "upload"
@@ -409,76 +355,7 @@ def bulletin_reject(
     return see_other(f"/bulletins/{bulletin_id}")
 
 
-@router.post("/bulletins/{bulletin_id}/schedule", response_model=None)
-async def bulletin_schedule(
-    bulletin_id: int, request: Request, login: PanelLogin, session: SessionDep, services: ServicesDep
-) -> Response:
-    raw = await request.form()
-    form: dict[str, Any] = {key: raw.get(key, "") for key in raw}
-    form["weekdays"] = raw.getlist("weekdays")
-    check_csrf(login[1], str(form.get("csrf_token", "")))
-    bulletin = bulletins.get_bulletin(session, user=login[0], bulletin_id=bulletin_id)
-    try:
-        rule = rule_from_form(form, tz=ZoneInfo(services.settings.timezone))
-        zone_id = int(form.get("target_zone_id") or 0)
-        schedule, report = schedules.plan_schedule(
-            session,
-            user=login[0],
-            bulletin_id=bulletin.id,
-            playlist_id=None,
-            target=schedules.Target("zone", zone_id=zone_id),
-            rule=rule,
-            priority=str(form.get("priority") or "normal"),
-            volume=100,
-            media_url=services.settings.public_url,
-            horizon=timedelta(hours=services.settings.timeline_horizon_hours),
-        )
-        schedules.save_schedule(
-            session,
-            user=login[0],
-            schedule=schedule,
-            report=report,
-            accept_clashes=form.get("accept_clashes") == "1",
-        )
-    except schedules.ScheduleRefused as exc:
-        return _detail(
-            request,
-            login,
-            session,
-            services,
-            bulletin,
-            error=exc,
-            status_code=422,
-            schedule_form=form,
-            report=exc.report,
-        )
-    except InvalidInput as exc:
-        return _detail(
-            request, login, session, services, bulletin, error=exc, status_code=422, schedule_form=form
-        )
-    services.publisher.refresh(device_ids=report.devices)
-    return see_other(f"/bulletins/{bulletin_id}")
-
-
-@router.get("/schedules", response_class=HTMLResponse)
-def schedule_list(request: Request, login: PanelLogin, session: SessionDep) -> HTMLResponse:
-    return page(
-        request,
-        login,
-        "schedules.html",
-        rows=schedules.list_schedules(session, user=login[0]),
-        describe=schedules.describe,
-    )
-
-
-@router.post("/schedules/{schedule_id}/cancel", response_model=None)
-def schedule_cancel(
-    schedule_id: int, login: PanelLogin, session: SessionDep, services: ServicesDep, csrf: CsrfField
-) -> Response:
-    check_csrf(login[1], csrf)
-    schedules.cancel_schedule(session, user=login[0], schedule_id=schedule_id)
-    services.publisher.refresh()
-    return see_other("/schedules")
+# The schedule routes (the list, the form, the calendar) are in routes/panel_schedules.py.
 
 
 @router.get("/asrun", response_class=HTMLResponse)

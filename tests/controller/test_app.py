@@ -46,9 +46,11 @@ def test_the_compile_job_is_kept_in_the_database(tmp_path) -> None:  # type: ign
     with TestClient(create_app(settings, connect_mqtt=False)), sqlite3.connect(tmp_path / "loa.db") as db:
         jobs = db.execute("SELECT id, next_run_time FROM apscheduler_jobs").fetchall()
     assert sorted(job_id for job_id, _next in jobs) == [
+        "asrun-fold",
         "audit-checkpoint",
         "compile-timelines",
         "prune-health",
+        "prune-logins",
     ]
 
 
@@ -65,3 +67,19 @@ def test_configured_chime_files_reach_the_renderer(tmp_path) -> None:  # type: i
         assert services.renderer.settings.closing_chime == closing
     finally:
         services.engine.dispose()
+
+
+def test_ids_past_what_a_database_holds_are_refused_not_a_crash(world: World) -> None:
+    # tests/api found these: SQLite's driver cannot bind an integer past 64 bits (a 500 before)
+    admin, huge = world.token("admin"), 2**63
+    answers = [
+        world.client.get(f"/api/v1/bulletins/{huge}", headers=admin),
+        world.client.delete(f"/api/v1/tokens/{huge}", headers=admin),
+        world.client.post("/api/v1/emergencies", json={"bulletin_id": huge, "zone_ids": [1]}, headers=admin),
+        world.client.post(
+            "/api/v1/bulletins", json={"commune_id": huge, "title": "T", "body": "B"}, headers=admin
+        ),
+    ]
+    for answer in answers:
+        assert answer.status_code == 422, answer.text
+    assert [a.json()["field"] for a in answers] == ["bulletin_id", "token_id", "bulletin_id", "commune_id"]

@@ -162,3 +162,12 @@ def test_a_box_added_to_a_village_later_gets_its_schedules(world: World) -> None
     from tests.controller.test_timelines_and_receipts import _timelines
 
     assert len(_timelines(world)["box-a1-new"].items) >= 6
+
+
+def test_a_target_id_that_names_no_zone_or_group_is_refused_in_vietnamese(world: World) -> None:
+    editor = world.token("editor_a")
+    for target in ({"kind": "zone", "id": "ì"}, {"kind": "group", "id": str(2**64)}):
+        body = {"bulletin_id": 1, "target": target, "in_seconds": 60}
+        refused = world.client.post("/api/v1/schedules/check", json=body, headers=editor)
+        assert refused.status_code == 422 and refused.json()["field"] == "target"
+        assert "địa bàn hoặc một nhóm" in refused.json()["detail"]
