@@ -169,7 +169,13 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             )
             drained = rows[-1]["drain_s"]
             fleet.progress(f"{n}: p99 {sent['p99_s']} s (floor {bare['p99_s']} s), receipts in {drained} s")
-        return {"rows": rows, "seeded_s": seeded.seconds, "procs": len(fleet.workers)}
+        return {
+            "rows": rows,
+            "seeded_s": seeded.seconds,
+            "procs": len(fleet.workers),
+            "offsets_ms": args.offsets_ms,
+            "broker_queue": args.broker_queue,
+        }
 
 
 def print_table(result: dict[str, Any]) -> None:

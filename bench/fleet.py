@@ -10,10 +10,11 @@ panel_under_load.py) drive it; on its own it runs a fleet until Ctrl-C:
 
     .venv/bin/python bench/fleet.py --boxes 1000 [--procs 4] [--database postgresql] [--schedules]
 
-Box folders go to /dev/shm (a RAM disk) unless ``--box-root`` says otherwise: 10,000 outboxes with
-``synchronous=FULL`` on one shared disk would measure that disk, not Loa (a real box has its own).
-``tc netem`` (loss, delay) needs the kernel's sch_netem: ``netem_available`` says whether it is
-there; where it is not (this machine), the fleet runs without it.
+Box folders go to /dev/shm (a RAM disk) unless ``Fleet(box_root=…)`` says otherwise: 10,000 outboxes
+with ``synchronous=FULL`` on one shared disk would measure that disk, not Loa (a real box has its
+own). ``tc netem`` (loss, delay) needs the kernel's sch_netem: ``fleet_support.netem_available``
+says whether it is there (every benchmark records it in ``host.netem``); where it is not (this
+machine), the fleet runs without it.
 """
 
 from __future__ import annotations
@@ -67,12 +68,13 @@ class Fleet:
         offsets_ms: int = 0,
         schedules: bool = False,
         broker_queue: int = 1000,
+        sink: str = "null",
         box_root: Path | None = None,
         log: Any = None,
     ) -> None:
         self.work, self.capacity, self.procs = work, boxes, procs
         self.database, self.status_every_s, self.offsets_ms = database, status_every_s, offsets_ms
-        self.schedules, self.broker_queue = schedules, broker_queue
+        self.schedules, self.broker_queue, self.sink = schedules, broker_queue, sink
         shm = Path("/dev/shm")
         base = box_root or (shm if shm.is_dir() and os.access(shm, os.W_OK) else work)
         self.box_root = Path(tempfile.mkdtemp(prefix="loa-fleet-", dir=base))
@@ -188,6 +190,7 @@ class Fleet:
             n = len(self.workers)
             argv = [sys.executable, str(HERE / "fleet_boxes.py"), "--root", str(self.box_root)]
             argv += ["--status-every-s", str(self.status_every_s), "--offsets-ms", str(self.offsets_ms)]
+            argv += ["--sink", self.sink]
             assert self.seeded is not None
             argv += ["--media-sha256", self.seeded.media[0]["sha256"]]
             if os.environ.get("BENCH_PROFILE_BOXES"):  # a folder: one cProfile file per process

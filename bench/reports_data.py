@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Engine, insert, text
+from sqlalchemy import Engine, event, insert, text
 from sqlmodel import Session, select
 
 from controller import uptime
@@ -263,7 +263,11 @@ def make_sample(
     )
     fold = AsRunFold(engine, tz=HCM, grace=timedelta(minutes=30), status_interval=timedelta(seconds=60))
     publisher.refresh(local_midnight(0), device_ids=boxes)
+    watch = Transactions(engine)
+    started = time_module.perf_counter()
     fold.run(local_midnight(0))
+    timelines_s = time_module.perf_counter() - started
+    watch.stop()  # not the receipts' own ingest
     with Session(engine) as session:
         items = session.exec(select(Occurrence).where(Occurrence.device_id.in_(boxes))).all()  # type: ignore[attr-defined]
     slots = {t: s for s, (t, *_rest) in enumerate(SLOTS)}
@@ -274,11 +278,12 @@ def make_sample(
         state, seconds, reason = outcome(numbers[item.device_id], day, slot, item.duration_ms // 1000)
         events = {"aired": ["started", "completed"], "partial": ["started", "interrupted"]}.get(state, [])
         events += {"failed": ["failed"], "skipped": ["skipped"]}.get(state, [])
-        for event in events:
+        for name in events:
             seqs[item.device_id] += 1
-            _report(engine, province, item, event, seqs[item.device_id], seconds, reason)
+            _report(engine, province, item, name, seqs[item.device_id], seconds, reason)
     _statuses(engine, province, boxes, numbers)
     end = local_midnight(SAMPLE_DAYS) + timedelta(hours=1)
+    watch.start()
     started = time_module.perf_counter()
     with Session(engine) as session:
         places = Places.load(session)
@@ -287,15 +292,46 @@ def make_sample(
     started = time_module.perf_counter()
     folded = fold.run(end)
     receipts_s = time_module.perf_counter() - started
+    watch.stop()
     say(f"sample: {len(boxes)} boxes × {SAMPLE_DAYS} days through the real code ({len(items)} items)")
     return {
         "boxes": len(boxes),
         "items": len(items),
+        "timelines_fold_s": round(timelines_s, 3),
         "receipts_folded": folded.receipts,
         "receipts_fold_s": round(receipts_s, 3),
         "status_rows_folded": status_rows,
         "status_fold_s": round(health_s, 3),
+        "fold_transactions": watch.count,
+        "longest_fold_transaction_s": round(watch.longest, 3),
     }
+
+
+class Transactions:
+    """How many transactions commit on ``engine`` while it watches, and the longest (what holds
+    SQLite's write lock: the fold takes it first thing in each)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine, self.count, self.longest = engine, 0, 0.0
+        self._began: dict[int, float] = {}
+        self.start()
+
+    def start(self) -> None:
+        event.listen(self.engine, "begin", self._begin)
+        event.listen(self.engine, "commit", self._commit)
+
+    def _begin(self, conn: Any) -> None:
+        self._began[id(conn)] = time_module.perf_counter()
+
+    def _commit(self, conn: Any) -> None:
+        began = self._began.pop(id(conn), None)
+        if began is not None:
+            self.count += 1
+            self.longest = max(self.longest, time_module.perf_counter() - began)
+
+    def stop(self) -> None:
+        event.remove(self.engine, "begin", self._begin)
+        event.remove(self.engine, "commit", self._commit)
 
 
 def _report(

@@ -32,7 +32,8 @@ from controller.periods import split_by_day
 
 KEYS = ("grain", "period", "commune_id", "zone_id", "device_id")
 LAG = timedelta(minutes=2)
-WINDOW = timedelta(hours=1)  # status history read per transaction
+WINDOW = timedelta(hours=1)  # status history read per transaction, at most
+ROWS = 5000  # … and at most about this many rows (3,000 boxes send ~60 a second)
 
 
 @dataclass(frozen=True)
@@ -137,11 +138,24 @@ def fold_health(engine: Engine, *, now: datetime, tz: ZoneInfo, places: Places, 
                     session.commit()
                 return read
             start = _skip_quiet(session, start, end_limit, stale)
-            end = min(start + WINDOW, end_limit)
+            end = _window_end(session, start, min(start + WINDOW, end_limit))
             read += _window(session, start, end, tz=tz, places=places, stale=stale)
             cursor.at = end
             session.add(cursor)
             session.commit()
+
+
+def _window_end(session: Session, start: datetime, limit: datetime) -> datetime:
+    """Where a window from ``start`` ends: at ``limit``, or earlier after about ``ROWS`` history rows."""
+    query = select(DeviceHealth.at).where(col(DeviceHealth.at) >= start, col(DeviceHealth.at) < limit)
+    nth = session.exec(query.order_by(col(DeviceHealth.at)).offset(ROWS).limit(1)).first()
+    if nth is None:
+        return limit
+    if nth > start:
+        return nth
+    # More than ROWS snapshots at one instant: take them all.
+    later = session.exec(select(func.min(DeviceHealth.at)).where(col(DeviceHealth.at) > start)).one()
+    return min(later or limit, limit)
 
 
 def _skip_quiet(session: Session, start: datetime, limit: datetime, stale: timedelta) -> datetime:
