@@ -252,6 +252,7 @@ def create_app(settings: Settings, *, connect_mqtt: bool = True, run_jobs: bool 
         if run_jobs:
             leadership.stop()
             jobs.stop()
+        services.publisher.stop()
         if services.receipt_writer is not None:
             services.receipt_writer.stop()  # its last acks leave before the gateway closes
         if services.gateway is not None:

@@ -31,6 +31,7 @@ class Sent(Protocol):
 
 Publish = Callable[[str, bytes, bool], "Sent | None"]  # topic, payload, retain
 SEND_TIMEOUT_S = 30.0
+REQUEST_WAIT_S = 3.0  # how long a request that changed schedules waits for its boxes' timelines
 
 
 def to_ms(value: datetime) -> int:
@@ -60,6 +61,10 @@ class TimelinePublisher:
         self.horizon = horizon
         self._lock = threading.Lock()  # one compile at a time, so versions never fork
         self.last_conflicts: list[Conflict] = []
+        self._changes = threading.Condition()
+        self._pending: _Pending | None = None
+        self._worker: threading.Thread | None = None
+        self._stopping = False
 
     def refresh(self, now: datetime | None = None, *, device_ids: Iterable[str] | None = None) -> int:
         """Recompile boxes (all, or just ``device_ids``); publish changed or soon-to-expire timelines.
@@ -74,6 +79,54 @@ class TimelinePublisher:
         if published:
             log.info("published %d timeline(s)", len(published))
         return len(published)
+
+    def changed(self, device_ids: Iterable[str] | None = None, *, wait_s: float | None = None) -> bool:
+        """Something the timelines of ``device_ids`` (all boxes: None) depend on has been committed:
+        recompile them in the background and wait up to ``wait_s`` for it. True when they were sent.
+
+        A request never holds a user for a province-wide compile and its PUBACKs (tens of seconds at
+        3,000 boxes): it answers after ``wait_s`` and the work goes on. Changes that arrive while a
+        compile runs are gathered into the next one. If it fails, the periodic compile catches up.
+        """
+        with self._changes:
+            if self._stopping:
+                return False
+            ids = None if device_ids is None else set(device_ids)
+            if self._pending is None:
+                self._pending = _Pending(ids)
+            else:
+                self._pending.add(ids)
+            pending = self._pending
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._work, name="timeline-refresh", daemon=True)
+                self._worker.start()
+            self._changes.notify()
+        return pending.done.wait(REQUEST_WAIT_S if wait_s is None else wait_s)
+
+    def stop(self) -> None:
+        """End the background worker after the compile it is running, if any."""
+        with self._changes:
+            self._stopping = True
+            worker, self._worker = self._worker, None
+            self._changes.notify()
+        if worker is not None:
+            worker.join(SEND_TIMEOUT_S)
+
+    def _work(self) -> None:
+        while True:
+            with self._changes:
+                while self._pending is None and not self._stopping:
+                    self._changes.wait()
+                if self._stopping:
+                    return
+                pending, self._pending = self._pending, None
+            assert pending is not None
+            try:
+                self.refresh(device_ids=None if pending.device_ids is None else sorted(pending.device_ids))
+            except Exception:
+                log.exception("timeline refresh after a change failed; the periodic compile will retry")
+            finally:
+                pending.done.set()
 
     def _compile(self, now: datetime | None, device_ids: Iterable[str] | None) -> list[tuple[str, bytes]]:
         with Session(self.engine) as session:
@@ -154,3 +207,15 @@ class TimelinePublisher:
             rows = session.exec(select(DeviceTimeline)).all()
         for row in rows:
             self.publish(self.topics.timeline(row.device_id), row.envelope.encode(), True)
+
+
+class _Pending:
+    """Boxes waiting for a compile (None: all of them), and the event their requests wait on."""
+
+    def __init__(self, device_ids: set[str] | None) -> None:
+        self.device_ids = device_ids
+        self.done = threading.Event()
+
+    def add(self, device_ids: set[str] | None) -> None:
+        if self.device_ids is not None:
+            self.device_ids = None if device_ids is None else self.device_ids | device_ids

@@ -321,14 +321,14 @@ def post_schedule(body: ScheduleIn, user: ApiUser, session: SessionDep, services
     saved = schedules.save_schedule(
         session, user=user, schedule=schedule, report=report, accept_clashes=body.accept_clashes
     )
-    services.publisher.refresh(device_ids=report.devices)
+    services.publisher.changed(device_ids=report.devices)
     return _schedule_out(saved)
 
 
 @router.post("/schedules/{schedule_id}/cancel", response_model=ScheduleOut)
 def cancel(schedule_id: RowId, user: ApiUser, session: SessionDep, services: ServicesDep) -> ScheduleOut:
     schedule = schedules.cancel_schedule(session, user=user, schedule_id=schedule_id)
-    services.publisher.refresh()
+    services.publisher.changed()
     return _schedule_out(schedule)
 
 

@@ -101,7 +101,7 @@ def device_out(device: Device) -> DeviceOut:
 def registry_changed(services: Services, session: SessionDep, device_ids: list[str]) -> None:
     """After a box is enrolled or revoked: the broker's accounts and the box's timeline follow."""
     services.broker.apply(session)
-    services.publisher.refresh(device_ids=device_ids)
+    services.publisher.changed(device_ids=device_ids)
 
 
 class FailedAttempts:

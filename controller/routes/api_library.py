@@ -89,7 +89,7 @@ def put_policy(
 ) -> dict[str, object]:
     """Quiet hours, daily caps and volume limits for a zone and every zone below it (null clears)."""
     zone = library.set_policy(session, user=user, zone_id=zone_id, policy=body)
-    services.publisher.refresh()
+    services.publisher.changed()
     return {"zone_id": zone.id, "policy": json.loads(zone.policy_json) if zone.policy_json else None}
 
 

@@ -64,7 +64,7 @@ def schedule_cancel(
 ) -> Response:
     check_csrf(login[1], csrf)
     schedules.cancel_schedule(session, user=login[0], schedule_id=schedule_id)
-    services.publisher.refresh()
+    services.publisher.changed()
     return see_other("/schedules")
 
 
@@ -239,7 +239,7 @@ async def schedule_create(
         return _form_page(request, login, session, services, form, error=exc, report=exc.report, checked=True)
     except InvalidInput as exc:
         return _form_page(request, login, session, services, form, error=exc, checked=checked)
-    services.publisher.refresh(device_ids=report.devices)
+    services.publisher.changed(device_ids=report.devices)
     return see_other(_after_save(session, schedule, _tz(services)))
 
 
@@ -287,7 +287,7 @@ async def bulletin_schedule(
         return _form_page(request, login, session, services, form, error=exc, report=exc.report, checked=True)
     except InvalidInput as exc:
         return _form_page(request, login, session, services, form, error=exc)
-    services.publisher.refresh(device_ids=report.devices)
+    services.publisher.changed(device_ids=report.devices)
     return see_other(f"/bulletins/{bulletin_id}")
 
 
