@@ -20,7 +20,7 @@ from edge_agent.fetch import FetchError, MediaFetcher, Prefetcher
 from edge_agent.health import ClockOffset, cpu_temp_c, disk_free_mb, link_quality
 from edge_agent.link import MqttLink
 from edge_agent.media import MediaCache
-from edge_agent.outbox import Outbox
+from edge_agent.outbox import Outbox, Resends
 from edge_agent.player import Player
 from edge_agent.schedule import Run
 from edge_agent.sinks import Sink
@@ -133,6 +133,7 @@ class Agent:
         self._resend_interval_s = resend_interval_s
         self._status_interval_s = status_interval_s
         self._next_resend = 0.0
+        self._resends = Resends(resend_interval_s)
         self._next_status = 0.0
         self._started = time.monotonic()
         self._security = SecurityReports()
@@ -176,7 +177,7 @@ class Agent:
         """Periodic work, about once a second: resend unacked receipts, refresh the status."""
         now = time.monotonic()
         if now >= self._next_resend:
-            self._next_resend = now + self._resend_interval_s
+            self._next_resend = now + self._resend_interval_s / 2
             self.flush_outbox()
         if now >= self._next_status or self._status_changed.is_set():
             self.publish_status()
@@ -235,16 +236,21 @@ class Agent:
         self._link.publish(self._topics.status(self.device_id), payload, retain=True)
 
     def flush_outbox(self) -> None:
-        """Publish every unacked receipt (the controller dedupes on device and seq)."""
+        """Publish every unacked receipt not sent within the resend interval (the controller dedupes
+        on device and seq)."""
         if not self._link.connected:
             return
         topic = self._topics.report(self.device_id)
         next_seq = 1
+        now = time.monotonic()
         while batch := self._outbox.pending(from_seq=next_seq, limit=RESEND_BATCH):
             for seq, envelope in batch:
+                next_seq = seq + 1
+                if not self._resends.due(seq, now):
+                    continue
                 if not self._link.publish(topic, envelope):
                     return
-                next_seq = seq + 1
+                self._resends.sent(seq, now)
 
     # -- documents ------------------------------------------------------------------------------
 
@@ -304,6 +310,7 @@ class Agent:
             self._reject("ack", exc, raw)
             return
         self._outbox.acknowledge(ack.seq)
+        self._resends.acknowledged(ack.seq)
 
     def _reject(self, kind: str, exc: Rejected, raw: bytes) -> None:
         self.rejected_documents += 1
@@ -453,8 +460,10 @@ class Agent:
 
     def _on_connected(self) -> None:
         self.publish_status()
-        self._next_resend = time.monotonic() + self._resend_interval_s
+        self._next_resend = time.monotonic() + self._resend_interval_s / 2
+        self._resends.forget()
         self.flush_outbox()
 
     def _publish_receipt(self, receipt: Receipt, envelope: bytes) -> None:
-        self._link.publish(self._topics.report(self.device_id), envelope)
+        if self._link.publish(self._topics.report(self.device_id), envelope):
+            self._resends.sent(receipt.seq, time.monotonic())

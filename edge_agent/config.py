@@ -47,6 +47,7 @@ class AgentConfig:
     update_confirm_s: a new agent release on trial is kept once connected to the broker this long.
     update_trial_s: a release on trial that has not been kept after this long exits (to be started
         again, and rolled back after three starts; see docs/agent.md, "Updates").
+    resend_interval_s: a receipt the controller has not acknowledged is sent again after this long.
     """
 
     device_id: str
@@ -72,6 +73,7 @@ class AgentConfig:
     ntp_server: str | None = None
     update_confirm_s: int = 60
     update_trial_s: int = 600
+    resend_interval_s: int = 10
 
     @property
     def file_sink_dir(self) -> Path:
@@ -104,6 +106,7 @@ _TYPES: dict[str, type] = {
     "ntp_server": str,
     "update_confirm_s": int,
     "update_trial_s": int,
+    "resend_interval_s": int,
 }
 _PATHS = ("data_dir", "sink_dir", "mqtt_ca_file")
 

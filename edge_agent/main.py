@@ -106,6 +106,7 @@ def build_agent(config: AgentConfig, *, clock: Clock) -> tuple[Agent, Outbox]:
         releases=Releases(config.data_dir),
         update_confirm_s=config.update_confirm_s,
         update_trial_s=config.update_trial_s,
+        resend_interval_s=config.resend_interval_s,
     )
     return agent, outbox
 

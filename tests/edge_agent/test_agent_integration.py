@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -207,3 +209,35 @@ def test_unused_key_guard(controller):
     assert public_key_b64(Ed25519PrivateKey.generate().public_key()) != public_key_b64(
         controller.key.public_key()
     )
+
+
+def test_a_receipt_is_sent_again_only_once_it_has_waited_the_resend_interval(
+    start_agent, probe_factory, media_server, controller, audio
+):
+    """Unacknowledged receipts go again, but never sooner than ``resend_interval_s`` after their last
+    send: a burst of receipts is not doubled by a periodic flush that happens to fall right after it."""
+    probe = probe_factory([TOPICS.report(DEVICE_ID), TOPICS.status(DEVICE_ID)])
+    agent = start_agent(resend_interval_s=2)
+    probe.wait_for(is_status("online"))
+    media = media_server.add(audio(300), duration_ms=300)
+    timeline = controller.timeline(1, [controller.item("b-1", now_ms() + 1_500, media)], now_ms=now_ms())
+    probe.publish(TOPICS.timeline(DEVICE_ID), controller.sign(timeline), retain=True)
+    probe.wait_for(is_receipt(agent, "completed", "b-1"))
+    time.sleep(6.5)  # three intervals: each receipt is due again twice or three times
+    probe.drain()
+    sends: dict[int, list[int]] = {}
+    for topic, payload, _retain, at in probe.seen:
+        if topic == TOPICS.report(DEVICE_ID):
+            sends.setdefault(agent.receipt(payload).seq, []).append(at)
+    assert set(sends) == {1, 2}
+    for seq, times in sends.items():
+        gaps = [b - a for a, b in itertools.pairwise(times)]
+        assert 2 <= len(times) <= 4, (seq, times)  # sent again while unacknowledged, not in a loop
+        assert min(gaps) >= 1_900, (seq, gaps)  # never twice within the interval
+
+    probe.publish(TOPICS.ack(DEVICE_ID), controller.ack(2), retain=True)
+    eventually(lambda: agent.outbox_pending() == 0, what="outbox emptied by the ack")
+    probe.drain()
+    count = len(probe.seen)
+    time.sleep(2.5)
+    assert [m for m in probe.drain()[count:] if m[0] == TOPICS.report(DEVICE_ID)] == []  # acked: quiet
