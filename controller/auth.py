@@ -113,24 +113,26 @@ def check_login(
     address: str,
     limits: LoginLimits,
     now: datetime | None = None,
+    device: str | None = None,
 ) -> User:
     """The user these credentials belong to, within the login limits: raises ``LoginLocked`` while
     the username or the client address is locked (the same whether the user exists or not), or
-    ``Unauthenticated``; each failure is counted and audited."""
+    ``Unauthenticated``; each failure is counted and audited. ``device``: the throttle key of a
+    browser that logged in as this user before (controller/device_cookies.py)."""
     now = now or utcnow()
-    until = login_limits.locked_until(session, username=username, address=address, now=now)
+    until = login_limits.locked_until(session, username=username, address=address, now=now, device=device)
     if until is not None:
         raise LoginLocked(until - now)
     user = authenticate(session, username, password)
     if user is None:
         until = login_limits.record_failure(
-            session, username=username, address=address, limits=limits, now=now
+            session, username=username, address=address, limits=limits, now=now, device=device
         )
         session.commit()
         if until is not None:
             raise LoginLocked(until - now)
         raise Unauthenticated(N_("Wrong username or password."))
-    login_limits.record_success(session, username=username)
+    login_limits.record_success(session, username=username, device=device)
     session.commit()
     return user
 

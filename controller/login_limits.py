@@ -56,6 +56,7 @@ def after_failure(tally: Tally | None, *, now: datetime, limit: int, lockout: ti
 
 
 def username_key(username: str) -> str:
+    """The throttle key of a username (any case, surrounding spaces ignored)."""
     return f"user:{username.strip().lower()[:64]}"
 
 
@@ -63,19 +64,30 @@ def address_key(address: str) -> str:
     return f"addr:{address[:90]}"
 
 
-def locked_until(session: Session, *, username: str, address: str, now: datetime) -> datetime | None:
-    """When the lock on this username or this address ends (the later of the two); None if neither is."""
-    keys = (username_key(username), address_key(address))
+def locked_until(
+    session: Session, *, username: str, address: str, now: datetime, device: str | None = None
+) -> datetime | None:
+    """When the lock on this username or this address ends (the later of the two); None if neither is.
+    A browser with a device cookie of this username (``device``, controller/device_cookies.py) is
+    held only by its own lock."""
+    keys = (device,) if device else (username_key(username), address_key(address))
     rows = session.exec(select(LoginThrottle).where(col(LoginThrottle.key).in_(keys))).all()
     ends = [row.locked_until for row in rows if row.locked_until is not None and row.locked_until > now]
     return max(ends, default=None)
 
 
 def record_failure(
-    session: Session, *, username: str, address: str, limits: LoginLimits, now: datetime
+    session: Session,
+    *,
+    username: str,
+    address: str,
+    limits: LoginLimits,
+    now: datetime,
+    device: str | None = None,
 ) -> datetime | None:
-    """Count a failed login against the username and the address (the caller commits); returns when
-    the lock this failure earned ends, or None. A new lock goes into the audit log."""
+    """Count a failed login against the username and the address, or only against the browser's
+    ``device`` cookie when it has one (the caller commits); returns when the lock this failure earned
+    ends, or None. A new lock goes into the audit log."""
     session.execute(
         delete(LoginThrottle).where(
             col(LoginThrottle.first_failed_at) < now - limits.lockout,
@@ -83,10 +95,12 @@ def record_failure(
         )
     )
     until = None
-    for key, limit in (
-        (username_key(username), limits.per_username),
-        (address_key(address), limits.per_address),
-    ):
+    counted = (
+        [(device, limits.per_username)]
+        if device
+        else [(username_key(username), limits.per_username), (address_key(address), limits.per_address)]
+    )
+    for key, limit in counted:
         row = _locked_row(session, key, now)
         old = Tally(row.failures, row.first_failed_at, row.locked_until) if row.failures else None
         tally = after_failure(old, now=now, limit=limit, lockout=limits.lockout)
@@ -110,10 +124,11 @@ def record_failure(
     return until
 
 
-def record_success(session: Session, *, username: str) -> None:
-    """A good login clears its username's failures (not its address's: one valid account must not
-    reset the count of a guesser on the same address). The caller commits."""
-    session.execute(delete(LoginThrottle).where(col(LoginThrottle.key) == username_key(username)))
+def record_success(session: Session, *, username: str, device: str | None = None) -> None:
+    """A good login clears its username's failures and its browser's (not its address's: one valid
+    account must not reset the count of a guesser on the same address). The caller commits."""
+    keys = [username_key(username), *([device] if device else [])]
+    session.execute(delete(LoginThrottle).where(col(LoginThrottle.key).in_(keys)))
 
 
 def _locked_row(session: Session, key: str, now: datetime) -> LoginThrottle:

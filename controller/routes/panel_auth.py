@@ -1,5 +1,6 @@
 """Logging in and out of the panel: a server-side session in a ``__Host-`` cookie (under TLS),
-a new session id at every login, login rate limiting and lockout (controller/login_limits.py)."""
+a new session id at every login, login rate limiting and lockout (controller/login_limits.py) that
+spares browsers the user logged in from before (controller/device_cookies.py)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+from controller import device_cookies
 from controller.auth import LoginLocked, check_login, close_session, open_session
 from controller.deps import PanelLogin, ServicesDep, SessionDep, client_address
 from controller.errors import Forbidden, Unauthenticated
 from controller.i18n import N_
 from controller.login_limits import LoginLimits
+from controller.models import utcnow
 from controller.routes.panel import CsrfField, check_csrf, render, see_other
 from controller.services import Services
 
@@ -49,6 +52,11 @@ def login(
     if request.headers.get("sec-fetch-site") == "cross-site":
         # Login CSRF: another site must not log a visitor in to an account of its choosing.
         raise Forbidden(N_("Log in from the panel's own login page."))
+    now = utcnow()
+    secure = services.settings.secure_cookies
+    device = device_cookies.throttle_key(
+        services.signer, request.cookies.get(device_cookies.cookie_name(secure)), username=username, now=now
+    )
     try:
         user = check_login(
             session,
@@ -56,6 +64,8 @@ def login(
             password=password,
             address=client_address(request),
             limits=LoginLimits.from_settings(services.settings),
+            now=now,
+            device=device,
         )
     except (LoginLocked, Unauthenticated) as exc:
         page = render(
@@ -73,6 +83,15 @@ def login(
     token, _row = open_session(session, user=user, kind="web")
     response = see_other("/")
     set_session_cookie(response, services, token)
+    response.set_cookie(  # this browser is now one the user logged in from (see device_cookies)
+        device_cookies.cookie_name(secure),
+        device_cookies.issue(services.signer, username=username, now=now),
+        httponly=True,
+        secure=secure,
+        samesite="lax",
+        path="/",
+        max_age=int(device_cookies.LIFETIME.total_seconds()),
+    )
     return response
 
 

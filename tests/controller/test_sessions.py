@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import col, delete, select
 
+from controller import device_cookies
 from controller.app import create_app
 from controller.login_limits import Tally, after_failure
 from controller.models import AuditEvent, AuthSession, LoginThrottle, utcnow
@@ -214,3 +215,73 @@ def test_failures_older_than_the_window_are_forgotten() -> None:
     assert after_failure(old, now=now, limit=5, lockout=window) == Tally(1, now)
     expired_lock = Tally(5, now - timedelta(minutes=14), locked_until=now - timedelta(seconds=1))
     assert after_failure(expired_lock, now=now, limit=5, lockout=window) == Tally(1, now)
+
+
+def _device_cookie(client: TestClient) -> str:
+    value = client.cookies.get("loa_device")
+    assert value, "a login leaves a device cookie"
+    return value
+
+
+def test_a_browser_the_user_logged_in_from_is_not_locked_out_by_a_stranger(world: World) -> None:
+    device = _device_cookie(_login(world.client, "editor_a"))
+    world.client.cookies.clear()
+    for _ in range(5):  # a stranger's browser, with no cookie of this user
+        _fail(world.client, "editor_a")
+    stranger = world.client.post("/login", data={"username": "editor_a", "password": PASSWORD})
+    assert stranger.status_code == 429 and LOCKED_VI in stranger.text
+    world.client.cookies.set("loa_device", device)
+    assert _login(world.client, "editor_a")  # the user's own browser still gets in
+    with world.session() as session:
+        assert session.get(LoginThrottle, "user:editor_a") is None  # and its good login clears the lock
+
+
+def test_a_known_browser_counts_its_own_failures_and_locks_only_itself(world: World) -> None:
+    device = _device_cookie(_login(world.client, "approver_a"))
+    world.client.cookies.clear()
+    world.client.cookies.set("loa_device", device)
+    assert [_fail(world.client, "approver_a")[0] for _ in range(5)] == [401] * 4 + [429]
+    mine = world.client.post("/login", data={"username": "approver_a", "password": PASSWORD})
+    assert mine.status_code == 429  # this browser guessed: it is locked
+    with world.session() as session:
+        assert session.get(LoginThrottle, "user:approver_a") is None  # the username is not
+        assert session.get(LoginThrottle, "addr:testclient") is None
+    world.client.cookies.clear()
+    assert _login(world.client, "approver_a")  # so another browser still gets in
+
+
+@pytest.mark.parametrize(
+    "cookie",
+    [
+        "forged.value",
+        "not-a-cookie",
+        "",
+        "eA.eA",
+    ],
+)
+def test_a_forged_or_foreign_device_cookie_earns_nothing(world: World, cookie: str) -> None:
+    for _ in range(5):
+        _fail(world.client, "editor_b")
+    world.client.cookies.set("loa_device", cookie)
+    refused = world.client.post("/login", data={"username": "editor_b", "password": PASSWORD})
+    assert refused.status_code == 429
+
+
+def test_a_cookie_of_another_user_or_an_old_one_earns_nothing(world: World) -> None:
+    signer = world.services.signer
+    now = datetime.now(UTC)
+    other = device_cookies.issue(signer, username="auditor", now=now)
+    long_ago = now - device_cookies.LIFETIME - timedelta(days=1)
+    old = device_cookies.issue(signer, username="editor_b", now=long_ago)
+    mine = device_cookies.issue(signer, username="Editor_B", now=now)
+    payload, signature = mine.split(".")
+    tampered = payload[:-2] + ("AA" if payload[-2:] != "AA" else "BB") + "." + signature
+    assert device_cookies.throttle_key(signer, mine, username="editor_b", now=now) is not None
+    for value in (other, old, tampered):
+        assert device_cookies.throttle_key(signer, value, username="editor_b", now=now) is None
+    for _ in range(5):
+        _fail(world.client, "editor_b")
+    for value in (other, old, tampered):
+        world.client.cookies.set("loa_device", value)
+        right = world.client.post("/login", data={"username": "editor_b", "password": PASSWORD})
+        assert right.status_code == 429
