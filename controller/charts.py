@@ -29,7 +29,7 @@ def _nice_max(value: float) -> float:
     step = 1.0
     while step * 10 <= value:
         step *= 10
-    while step > value * 10:
+    while step > value:
         step /= 10
     for factor in (1, 2, 5, 10):
         if step * factor >= value:
@@ -37,8 +37,9 @@ def _nice_max(value: float) -> float:
     return step * 10
 
 
-def _num(value: float) -> str:
-    return f"{value:.1f}".rstrip("0").rstrip(".")
+def tick_texts(values: Sequence[float]) -> list[str]:
+    """The axis values with the decimals each needs, at most 4: 0, 0.05, 0.1 … (not 0, 0.1, 0.1 …)."""
+    return [f"{v:.4f}".rstrip("0").rstrip(".") for v in values]
 
 
 def bar_chart(
@@ -61,13 +62,10 @@ def bar_chart(
         f'<title id="{chart_id}-title">{escape(title)}</title>',
         f'<desc id="{chart_id}-desc">{escape(desc)}</desc>',
     ]
-    for step in range(5):  # grid lines and their values
-        value = peak * step / 4
+    for step, text in enumerate(tick_texts([peak * step / 4 for step in range(5)])):  # grid lines, values
         y = TOP + plot_h - plot_h * step / 4
         parts.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>')
-        parts.append(
-            f'<text class="axis" x="{LEFT - 4}" y="{y + 4:.1f}" text-anchor="end">{_num(value)}</text>'
-        )
+        parts.append(f'<text class="axis" x="{LEFT - 4}" y="{y + 4:.1f}" text-anchor="end">{text}</text>')
     if axis_text:
         parts.append(f'<text class="axis" x="2" y="{TOP - 4}">{escape(axis_text)}</text>')
     for i, bar in enumerate(bars):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 from defusedxml import ElementTree
 
-from controller.charts import Bar, bar_chart
+from controller.charts import Bar, bar_chart, tick_texts
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -44,3 +46,11 @@ def test_empty_chart_still_draws_an_axis() -> None:
     root = ElementTree.fromstring(str(bar_chart([], chart_id="c3", title="t", desc="d")))
     assert root.findall(f"{SVG}rect") == []
     assert len(root.findall(f"{SVG}line")) == 5
+
+
+def test_small_axis_values_are_written_distinctly() -> None:
+    assert tick_texts([0, 0.05, 0.1, 0.15, 0.2]) == ["0", "0.05", "0.1", "0.15", "0.2"]
+    assert tick_texts([0, 250, 500, 750, 1000]) == ["0", "250", "500", "750", "1000"]
+    assert tick_texts([0, 12.5, 25, 37.5, 50]) == ["0", "12.5", "25", "37.5", "50"]
+    svg = bar_chart([Bar("a", 0.2, "0.2")], chart_id="c", title="t", desc="d")
+    assert re.findall(r'text-anchor="end">([^<]+)<', svg) == ["0", "0.05", "0.1", "0.15", "0.2"]
