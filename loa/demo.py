@@ -6,6 +6,7 @@ import logging
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -156,6 +157,9 @@ def run_demo(*, data_dir: Path, port: int, boxes: int, keep: bool) -> int:
         user="root" if os.geteuid() == 0 else None,
     )
     agents: list[subprocess.Popen[bytes]] = []
+    # SIGTERM (systemd, docker, a terminal closing) stops it like Ctrl-C: without this, uvicorn hands
+    # the signal back to Python's default action after its shutdown and the broker and boxes outlive us.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         settings = Settings(
             environment="demo",
@@ -186,6 +190,8 @@ def run_demo(*, data_dir: Path, port: int, boxes: int, keep: bool) -> int:
         app = create_app(settings)
         _banner(port=port, broker_port=broker.port, data_dir=data_dir, boxes=demo_boxes)
         uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")).run()
+    except KeyboardInterrupt:
+        pass
     finally:
         for process in agents:
             process.terminate()
@@ -197,6 +203,10 @@ def run_demo(*, data_dir: Path, port: int, boxes: int, keep: bool) -> int:
         broker.stop()
         print("loa demo: stopped everything it started.", flush=True)
     return 0
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _banner(*, port: int, broker_port: int, data_dir: Path, boxes: list[DemoBox]) -> None:

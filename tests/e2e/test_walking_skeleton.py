@@ -90,7 +90,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         eventually(ready, timeout=60, what="the demo with three online boxes")
         yield demo
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGTERM)  # as systemd or a closing terminal stops it (Ctrl-C: the same)
         try:
             process.wait(timeout=30)
         finally:
