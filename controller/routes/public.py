@@ -2,7 +2,7 @@
 
 A villager who missed a broadcast listens again on a phone. What may be shown is decided in
 controller/public.py; here are the pages, the feed, the audio and their caching (an ETag from the
-answer itself, so a refresh costs a 304; shared caches may keep pages a few minutes).
+answer itself, so a refresh costs a 304; shared caches may keep pages a minute, the feed 15).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from controller.models import utcnow
 from controller.public_feed import FeedInfo, rss
 
 router = APIRouter(include_in_schema=False)
-PAGE_MAX_AGE = 300
+PAGE_MAX_AGE = 60  # a bulletin that just aired shows within a minute, even through a cache
 FEED_MAX_AGE = 900
 AUDIO_MAX_AGE = 86_400
 Page = Annotated[int, Query(ge=1, le=100_000)]

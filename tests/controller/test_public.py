@@ -191,6 +191,8 @@ def test_pages_and_feed_can_be_cached_and_revalidated(scenario: Scenario) -> Non
         assert first.status_code == 200 and first.headers["cache-control"].startswith("public, max-age=")
         again = client.get(url, headers={"If-None-Match": first.headers["etag"]})
         assert again.status_code == 304 and again.content == b""
+    page = client.get(f"/p/{scenario.code_a}").headers["cache-control"]
+    assert int(page.split("max-age=")[1]) <= 60  # what just aired shows within a minute
     assert client.head(f"/p/{scenario.code_a}/feed.xml").status_code == 200
 
 
