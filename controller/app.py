@@ -26,6 +26,7 @@ from controller.db import make_engine
 from controller.deps import LoginRequired
 from controller.emergency import EmergencyService
 from controller.errors import LoaError
+from controller.export_push import ExportPush
 from controller.gateway import MqttGateway
 from controller.health import HealthSampler, StatusWriter
 from controller.jobs import Jobs
@@ -246,6 +247,9 @@ def create_app(settings: Settings, *, connect_mqtt: bool = True, run_jobs: bool 
             jobs.every("prune-logins", 3600, prune_logins)
             asrun = AsRunFold.from_settings(services.engine, settings)
             jobs.every("asrun-fold", settings.asrun_fold_seconds, asrun.run)
+            if settings.export_push_url:
+                push = ExportPush.from_settings(services.engine, settings)
+                jobs.every("export-push", settings.export_push_seconds, push.run)
             jobs.start(paused=True)
             leadership.start()
         yield
@@ -278,6 +282,7 @@ def create_app(settings: Settings, *, connect_mqtt: bool = True, run_jobs: bool 
         api,
         api_devices,
         api_emergencies,
+        api_export,
         api_library,
         api_releases,
         api_tokens,
@@ -285,12 +290,14 @@ def create_app(settings: Settings, *, connect_mqtt: bool = True, run_jobs: bool 
         panel,
         panel_admin,
         panel_auth,
+        panel_chimes,
         panel_devices,
         panel_home,
         panel_playlists,
         panel_registry,
         panel_reports,
         panel_schedules,
+        panel_settings,
         panel_tokens,
         panel_users,
         panel_versions,
@@ -300,6 +307,7 @@ def create_app(settings: Settings, *, connect_mqtt: bool = True, run_jobs: bool 
     app.include_router(api.router)
     app.include_router(api_devices.router)
     app.include_router(api_emergencies.router)
+    app.include_router(api_export.router)
     app.include_router(api_library.router)
     app.include_router(api_releases.router)
     app.include_router(api_tokens.router)
@@ -315,6 +323,8 @@ def create_app(settings: Settings, *, connect_mqtt: bool = True, run_jobs: bool 
     app.include_router(panel_reports.router)
     app.include_router(panel_devices.router)
     app.include_router(panel_users.router)
+    app.include_router(panel_settings.router)
+    app.include_router(panel_chimes.router)
     app.include_router(panel_tokens.router)
     app.include_router(public.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
-from controller import audit_log
+from controller import audit_log, chimes
 from controller.auth import PERMISSIONS, can_touch_zone, commune_ids, require
 from controller.errors import Conflict, Forbidden, InvalidInput, NotFound
 from controller.i18n import N_, decimal
@@ -303,7 +303,12 @@ def previewed(session: Session, *, bulletin: Bulletin, renderer: Renderer) -> Me
         return session.get(Media, bulletin.media_sha256) if bulletin.media_sha256 else None
     speech = speech_of(bulletin)
     return renderer.rendered_before(
-        session, text=_spoken_text(bulletin), accent=speech.accent, speed=speech.speed, voice=speech.voice
+        session,
+        text=_spoken_text(bulletin),
+        accent=speech.accent,
+        speed=speech.speed,
+        voice=speech.voice,
+        chimes=chimes.files_for(session, zone_id=bulletin.commune_id, store=renderer.store),
     )
 
 
@@ -355,7 +360,12 @@ def _spoken_text(bulletin: Bulletin) -> str:
 def _render(session: Session, bulletin: Bulletin, renderer: Renderer) -> Media:
     speech = speech_of(bulletin)
     return renderer.render_text(
-        session, text=_spoken_text(bulletin), accent=speech.accent, speed=speech.speed, voice=speech.voice
+        session,
+        text=_spoken_text(bulletin),
+        accent=speech.accent,
+        speed=speech.speed,
+        voice=speech.voice,
+        chimes=chimes.files_for(session, zone_id=bulletin.commune_id, store=renderer.store),
     )
 
 
@@ -366,7 +376,11 @@ def attach_recording(
     require(user, "bulletin.write")
     if bulletin.status not in ("draft", "rejected"):
         raise Conflict(N_("A recording can only be added to a draft or a rejected bulletin."))
-    media = renderer.render_upload(session, path=path)
+    media = renderer.render_upload(
+        session,
+        path=path,
+        chimes=chimes.files_for(session, zone_id=bulletin.commune_id, store=renderer.store),
+    )
     number = _next_version(session, bulletin)
     bulletin.recording_sha256 = media.sha256
     bulletin.updated_at = utcnow()

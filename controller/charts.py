@@ -22,7 +22,7 @@ class Bar:
     text: str
 
 
-def _nice_max(value: float) -> float:
+def nice_max(value: float) -> float:
     """A round top for the axis (1, 2, 5 × 10ⁿ) at or above ``value``."""
     if value <= 0:
         return 1.0
@@ -52,7 +52,7 @@ def bar_chart(
     axis_text: str = "",
 ) -> Markup:
     """An accessible SVG bar chart; ``top`` fixes the axis maximum (100 for percentages)."""
-    peak = top if top is not None else _nice_max(max((b.value for b in bars), default=0.0))
+    peak = top if top is not None else nice_max(max((b.value for b in bars), default=0.0))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_w / max(1, len(bars))
     every = max(1, -(-len(bars) // MAX_LABELS))

@@ -598,3 +598,44 @@ Index(
     _occurrence.source,
 )
 Index("ix_auditevent_object", AuditEvent.__table__.c.object_type, AuditEvent.__table__.c.object_id)
+
+
+class ExportCursor(SQLModel, table=True):
+    """How far the export push (controller/export_push.py) has delivered each feed: the cursor of the
+    last page the receiver accepted."""
+
+    kind: str = Field(primary_key=True, max_length=16)
+    cursor: str = Field(sa_column=Column(Text, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ExportDelivery(SQLModel, table=True):
+    """One page the export push tried to deliver: its feed, cursors, attempts and outcome."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: str = Field(
+        max_length=64, index=True, description="Same for every retry of the same page (the receiver dedupes)"
+    )
+    kind: str = Field(max_length=16)
+    cursor_from: str | None = Field(default=None, sa_column=Column(Text))
+    cursor_to: str | None = Field(default=None, sa_column=Column(Text))
+    records: int = 0
+    attempts: int = 0
+    status: str = Field(max_length=16, description="delivered or failed")
+    http_status: int | None = None
+    error: str | None = Field(default=None, max_length=500)
+    started_at: datetime = Field(default_factory=utcnow, index=True)
+    finished_at: datetime | None = None
+
+
+class ZoneChime(SQLModel, table=True):
+    """A sound file that opens or closes the bulletins of a commune (or of the whole province) instead
+    of the configured chime; a commune without its own uses the province's (controller/chimes.py)."""
+
+    zone_id: int = Field(foreign_key="zone.id", primary_key=True)
+    which: str = Field(primary_key=True, max_length=8, description="opening or closing")
+    sha256: str = Field(max_length=64, description="Of the file as uploaded, kept in the media store")
+    name: str = Field(max_length=200, description="The uploaded file's name, for people")
+    duration_ms: int
+    uploaded_by: int = Field(foreign_key="user.id")
+    uploaded_at: datetime = Field(default_factory=utcnow)

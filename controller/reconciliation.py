@@ -124,7 +124,7 @@ def reconciliation(
     if category is not None:
         query = query.where(col(t.category) == category)
     rows = session.connection().execute(query).all()
-    titles = _titles(session, [(r[1], r[2]) for r in rows])
+    titles = source_titles(session, [(r[1], r[2]) for r in rows])
     return [
         BroadcastRow(
             key=key,
@@ -185,7 +185,8 @@ def broadcast_boxes(session: Session, *, user: User, broadcast_key: str) -> list
     return sorted(found, key=lambda b: (b.zone_name, b.device_name))
 
 
-def _titles(session: Session, sources: list[tuple[str, int]]) -> dict[tuple[str, int], str]:
+def source_titles(session: Session, sources: list[tuple[str, int]]) -> dict[tuple[str, int], str]:
+    """The title of each (source, id) broadcast: its schedule's bulletin or playlist, or the emergency."""
     schedules = {i for s, i in sources if s == "schedule"}
     emergencies = {i for s, i in sources if s == "emergency"}
     found: dict[tuple[str, int], str] = {}

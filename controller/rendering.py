@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sqlmodel import Session, col, select
@@ -34,6 +34,7 @@ from controller.settings import Settings
 
 PIPER = "piper"
 VOICES_FOLDER = "voices"
+Chimes = tuple[Path | None, Path | None]  # a commune's opening and closing chime files
 MIN_SPEED, MAX_SPEED = 80, 300
 # The accent of each province (codes after the 2025 reorganisation) by its region: the North; the
 # North Central, Central Coast and Highlands; the South. Nghệ An (40) is North Central.
@@ -142,8 +143,24 @@ class Renderer:
                 self._engines[voice] = engine
             return engine
 
+    def with_chimes(self, chimes: Chimes | None) -> ProcessingSettings:
+        """The processing settings with a commune's own chime files (None: the configured ones)."""
+        opening, closing = chimes or (None, None)
+        return replace(
+            self.settings,
+            opening_chime=opening or self.settings.opening_chime,
+            closing_chime=closing or self.settings.closing_chime,
+        )
+
     def render_text(
-        self, session: Session, *, text: str, accent: str, speed: int = 150, voice: Voice | None = None
+        self,
+        session: Session,
+        *,
+        text: str,
+        accent: str,
+        speed: int = 150,
+        voice: Voice | None = None,
+        chimes: Chimes | None = None,
     ) -> Media:
         """Normalise with the province lexicon, speak, process, store by sha256 and record it."""
         spoken = spoken_form(session, text=text, accent=accent).text
@@ -154,7 +171,7 @@ class Renderer:
                 store=self.store,
                 accent=accent,
                 speed=speed,
-                settings=self.settings,
+                settings=self.with_chimes(chimes),
                 cache=self.cache,
             )
         except AudioError as exc:
@@ -162,7 +179,14 @@ class Renderer:
         return self._record(session, rendered)
 
     def rendered_before(
-        self, session: Session, *, text: str, accent: str, speed: int = 150, voice: Voice | None = None
+        self,
+        session: Session,
+        *,
+        text: str,
+        accent: str,
+        speed: int = 150,
+        voice: Voice | None = None,
+        chimes: Chimes | None = None,
     ) -> Media | None:
         """The audio ``render_text`` would return, if it is made already (nothing is rendered)."""
         if self.cache is None:
@@ -177,16 +201,16 @@ class Renderer:
                 cache=self.cache,
                 accent=accent,
                 speed=speed,
-                settings=self.settings,
+                settings=self.with_chimes(chimes),
             )
         except AudioError:
             return None  # a voice that cannot be used is reported when rendering
         return session.get(Media, hit.sha256) if hit is not None else None
 
-    def render_upload(self, session: Session, *, path: Path) -> Media:
+    def render_upload(self, session: Session, *, path: Path, chimes: Chimes | None = None) -> Media:
         """Check an uploaded recording and store our own broadcast-ready transcode of it."""
         try:
-            rendered = render_upload(path, store=self.store, settings=self.settings)
+            rendered = render_upload(path, store=self.store, settings=self.with_chimes(chimes))
         except UploadRejected as exc:
             raise InvalidInput(exc.reason_vi, field="recording") from exc
         except AudioError as exc:

@@ -32,12 +32,13 @@ DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 
 @dataclass(frozen=True)
 class Filters:
-    """What the reader asked for: the period, and optionally one commune and one category."""
+    """What the reader asked for: the period, and optionally one commune, one category and one language."""
 
     period: Period
     commune_id: int | None = None
     commune: str | None = None  # its name, for the box reports that have no commune filter
     category: str | None = None
+    language: str | None = None  # airtime tables only
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,13 @@ FIRST_COLUMN: dict[Group, str] = {
 def _airtime(key: Group) -> Builder:
     def build(session: Session, user: User, f: Filters, now: datetime, threshold_ms: float) -> Table:
         rows = airtime(
-            session, user=user, period=f.period, by=key, category=f.category, commune_id=f.commune_id
+            session,
+            user=user,
+            period=f.period,
+            by=key,
+            category=f.category,
+            commune_id=f.commune_id,
+            language=f.language,
         )
         with_commune = key in ("village", "box")
         headers = (

@@ -2,10 +2,10 @@
 
 Every function takes the user and sees only their communes (controller/zones.visible_zone_ids; the
 auditor and the admin see the province), and a :class:`~controller.periods.Period` of local days.
-Rollups read (see docs/audit.md): per commune and day for provincial totals, categories, languages,
-series and reasons; per box and month, plus per box and day for the part of a period that is not whole
-months, for villages and boxes. So a year costs the same few hundred thousand rows whatever the
-number of receipts behind it.
+Each reads the coarsest rollup rows that fit (see docs/audit.md): box rows for villages and boxes,
+commune rows for communes (and for anyone limited to communes), the province's rows otherwise; month
+rows for a period's whole months, week rows for whole weeks left, day rows for the rest. A year of a
+3,000-box province is then at most some 180,000 rows, whatever the receipts behind it.
 
 Airtime is content only (bulletins and relays; chimes and silences are not counted). Every item
 that was due ends aired, partial, failed, skipped or missing; ``delivery_rate`` is aired / due.
@@ -16,7 +16,7 @@ controller/reconciliation.py, targets in controller/report_targets.py.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
@@ -45,7 +45,6 @@ from controller.zones import visible_zone_ids
 Group = Literal["commune", "village", "box", "category", "language"]
 CATEGORY_NAMES = {**CATEGORIES, RELAY: N_("Radio relay"), OTHER: N_("Other")}
 CATEGORY_ORDER = ("legal", "policy", "notice", "emergency", RELAY, OTHER)  # legal dissemination first
-NOT_AIRED = ("partial", "failed", "skipped", "missing")
 
 
 @dataclass(frozen=True)
@@ -81,11 +80,6 @@ class Tally:
             self.missing + other.missing,
             self.seconds + other.seconds,
         )
-
-    def plus(self, state: str, count: int, seconds: float) -> Tally:
-        if state not in ("aired", *NOT_AIRED):
-            return self
-        return replace(self, **{state: getattr(self, state) + count}, seconds=self.seconds + seconds)
 
 
 @dataclass(frozen=True)
@@ -174,10 +168,14 @@ def tally_of(sums: Sequence[Any]) -> Tally:
     return Tally(aired, partial, failed, skipped, missing, float(sums[5] or 0))
 
 
-def _filters(category: str | None, commune_id: int | None) -> list[ColumnElement[bool]]:
+def _filters(
+    category: str | None, commune_id: int | None, language: str | None = None
+) -> list[ColumnElement[bool]]:
     found = []
     if category is not None:
         found.append(col(AirtimeRollup.category) == category)
+    if language is not None:
+        found.append(col(AirtimeRollup.language) == language)
     if commune_id is not None:
         found.append(col(AirtimeRollup.commune_id) == commune_id)
     return found
@@ -191,9 +189,11 @@ def airtime(
     by: Group,
     category: str | None = None,
     commune_id: int | None = None,
+    language: str | None = None,
 ) -> list[AirtimeRow]:
     """Airtime and outcomes of the period by commune, village, box, category or language, optionally
-    for one category and one commune. Zones and boxes by name; categories legal dissemination first."""
+    for one category, one language and one commune. Zones and boxes by name; categories legal
+    dissemination first."""
     scope = scope_of(session, user)
     t = AirtimeRollup
     columns: dict[Group, list[Any]] = {
@@ -209,7 +209,7 @@ def airtime(
         period=period,
         columns=columns[by],
         level=level_for(by, scope, commune_id),
-        where=_filters(category, commune_id),
+        where=_filters(category, commune_id, language),
     )
     tallies: dict[tuple[Any, ...], Tally] = {}
     width = len(columns[by])
@@ -242,6 +242,7 @@ def totals(
     period: Period,
     category: str | None = None,
     commune_id: int | None = None,
+    language: str | None = None,
 ) -> Tally:
     """Everything the user sees in the period, summed."""
     scope = scope_of(session, user)
@@ -251,7 +252,7 @@ def totals(
         period=period,
         columns=[],
         level=level_for("total", scope, commune_id),
-        where=_filters(category, commune_id),
+        where=_filters(category, commune_id, language),
     )
     return sum((tally_of(row) for row in rows), Tally())
 
@@ -264,6 +265,7 @@ def airtime_series(
     unit: Unit,
     category: str | None = None,
     commune_id: int | None = None,
+    language: str | None = None,
 ) -> list[SeriesPoint]:
     """The period cut into days, weeks, months, quarters or years, each with its airtime (for charts)."""
     scope = scope_of(session, user)
@@ -278,7 +280,7 @@ def airtime_series(
         period=period,
         columns=[AirtimeRollup.period],
         level=level,
-        where=_filters(category, commune_id),
+        where=_filters(category, commune_id, language),
         units=units,
     )
     buckets = period.buckets(unit)

@@ -210,6 +210,31 @@ class Settings(BaseSettings):
         ge=1,
         description="The clock audit flags a box whose clock was off by more than this in the period",
     )
+    report_issuer: str = Field(
+        default="",
+        description="The body issuing the monthly PDF report, second line of its header (e.g. 'Sở Văn hóa, "
+        "Thể thao và Du lịch'); empty: the provincial Department of Culture, Sports and Tourism",
+    )
+    report_font_dir: Path | None = Field(
+        default=None,
+        description="Folder holding the DejaVu TTF fonts of the PDF report; default: the system's font "
+        "folders (Debian package fonts-dejavu-core)",
+    )
+    export_push_url: str = Field(
+        default="",
+        description="URL the leader POSTs new export records to (the provincial source information system); "
+        "empty: no push",
+    )
+    export_push_seconds: int = Field(
+        default=900,
+        ge=10,
+        description="How often the leader pushes new export records to LOA_EXPORT_PUSH_URL",
+    )
+    export_push_secret: str = Field(
+        default="",
+        description="Shared secret of the X-Loa-Signature header (HMAC-SHA256 of the body) on each push; "
+        "required with LOA_EXPORT_PUSH_URL",
+    )
     device_command_ttl_seconds: int = Field(
         default=300,
         ge=10,
@@ -235,6 +260,8 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown setting(s) {', '.join(unknown)}; see docs/configuration.md")
         if self.mqtt_ca_file is not None and not self.mqtt_tls:
             raise ValueError("LOA_MQTT_CA_FILE needs LOA_MQTT_TLS=true")
+        if self.export_push_url and len(self.export_push_secret) < 16:
+            raise ValueError("LOA_EXPORT_PUSH_URL needs LOA_EXPORT_PUSH_SECRET (16 characters or more)")
 
     @property
     def resolved_database_url(self) -> str:

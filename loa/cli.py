@@ -93,6 +93,49 @@ def _audit_reconcile(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _report_monthly(args: argparse.Namespace) -> int:
+    from zoneinfo import ZoneInfo
+
+    from sqlmodel import Session, select
+
+    from controller.db import make_engine
+    from controller.models import User, utcnow
+    from controller.report_pdf import monthly_pdf, parse_month
+    from controller.settings import Settings
+
+    settings = Settings()
+    tz = ZoneInfo(settings.timezone)
+    now = utcnow()
+    month = parse_month(args.month) if args.month else now.astimezone(tz).date().replace(day=1)
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with Session(engine) as session:
+            if args.user:
+                user = session.exec(select(User).where(User.username == args.user)).first()
+                if user is None:
+                    print(f"loa report: no user {args.user!r}", file=sys.stderr)
+                    return 1
+            else:  # the whole province, read-only, as the Culture Department's auditor sees it
+                user = User(username="", full_name="", role="auditor", password_hash="")
+            body = monthly_pdf(
+                session,
+                user=user,
+                month=month,
+                tz=tz,
+                now=now,
+                issuer=settings.report_issuer,
+                commune_id=args.commune,
+                font_dir=settings.report_font_dir,
+                threshold_ms=float(settings.clock_audit_threshold_ms),
+            )
+    finally:
+        engine.dispose()
+    output = args.output or Path(f"loa-report-{month:%Y-%m}.pdf")
+    output.write_bytes(body)
+    print(f"monthly report {month:%m/%Y}: {len(body)} bytes → {output}")
+    return 0
+
+
 def _agent(args: argparse.Namespace) -> int:
     from edge_agent.main import main as agent_main
 
@@ -216,11 +259,14 @@ def _demo(args: argparse.Namespace) -> int:
 def _fleet(args: argparse.Namespace) -> int:
     import subprocess
 
-    script = Path(__file__).resolve().parents[1] / "bench" / "fleet.py"
+    rest = list(args.args)
+    name = "faults.py" if rest[:1] == ["faults"] else "fleet.py"  # loa fleet faults: issue 9's fault suite
+    rest = rest[1:] if name == "faults.py" else rest
+    script = Path(__file__).resolve().parents[1] / "bench" / name
     if not script.exists():
-        print("loa fleet: bench/fleet.py comes with Loa's source tree, not the package", file=sys.stderr)
+        print(f"loa fleet: bench/{name} comes with Loa's source tree, not the package", file=sys.stderr)
         return 2
-    return subprocess.call([sys.executable, str(script), *args.args])
+    return subprocess.call([sys.executable, str(script), *rest])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -258,6 +304,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reconcile.set_defaults(func=_audit_reconcile)
 
+    report = sub.add_parser("report", help="reports: report monthly (the month's PDF in Vietnamese)")
+    report_sub = report.add_subparsers(dest="report_command", required=True)
+    monthly = report_sub.add_parser("monthly", help="write the monthly PDF report with the province's header")
+    monthly.add_argument("--month", default="", help="YYYY-MM (default: this month)")
+    monthly.add_argument("--commune", type=int, default=None, help="only this commune (its zone id)")
+    monthly.add_argument("--user", default="", help="as this user sees it (default: the whole province)")
+    monthly.add_argument(
+        "--output", type=Path, default=None, help="PDF file (default: loa-report-YYYY-MM.pdf)"
+    )
+    monthly.set_defaults(func=_report_monthly)
     agent = sub.add_parser("agent", help="run the speaker-box agent (or enrol a new box: agent enroll)")
     agent.add_argument("--config", type=Path, default=Path("/etc/loa/agent.toml"), help="agent.toml")
     agent.set_defaults(func=_agent)

@@ -22,9 +22,10 @@ from controller.errors import NotFound
 from controller.i18n import N_, decimal, gettext
 from controller.models import Device, Occurrence, Receipt, User, Zone, utcnow
 from controller.periods import UNIT_NAMES, UNITS, Period, Unit, custom, period_of
-from controller.reconcile import REASONS
+from controller.reconcile import LANGUAGES, REASONS
 from controller.reconciliation import broadcast_boxes
 from controller.report_exports import BUILDERS, Filters, Table, boxes_table, broadcasts_table, to_csv, to_xlsx
+from controller.report_pdf import monthly_pdf, parse_month
 from controller.reports import CATEGORY_NAMES, CATEGORY_ORDER, airtime_series, scope_of, state_names
 from controller.routes.panel import page
 from playlists.signing import public_key_from_b64
@@ -63,6 +64,7 @@ def _filters(
     last: str,
     commune: str,
     category: str,
+    language: str = "",
 ) -> tuple[Filters, dict[str, str], str | None]:
     """The filters from the query (bad input falls back to this month, with a message), and the query
     to keep them in links."""
@@ -86,6 +88,7 @@ def _filters(
     zones = {z.id: z.name for z in _communes(session, user)}
     commune_id = int(commune) if commune.isdigit() and int(commune) in zones else None
     chosen = category if category in CATEGORY_NAMES else None
+    spoken = language if language in LANGUAGES else None
     query = {
         "period": kind,
         "day": period.start.strftime("%d/%m/%Y") if kind != "custom" else "",
@@ -93,8 +96,9 @@ def _filters(
         "to": last if kind == "custom" else "",
         "commune": str(commune_id or ""),
         "category": chosen or "",
+        "language": spoken or "",
     }
-    found = Filters(period, commune_id, zones.get(commune_id) if commune_id else None, chosen)
+    found = Filters(period, commune_id, zones.get(commune_id) if commune_id else None, chosen, spoken)
     return found, {k: v for k, v in query.items() if v}, error
 
 
@@ -107,7 +111,13 @@ def _series_unit(period: Period) -> Unit:
 def _charts(session: Session, user: User, f: Filters) -> list[dict[str, Any]]:
     unit = _series_unit(f.period)
     points = airtime_series(
-        session, user=user, period=f.period, unit=unit, category=f.category, commune_id=f.commune_id
+        session,
+        user=user,
+        period=f.period,
+        unit=unit,
+        category=f.category,
+        commune_id=f.commune_id,
+        language=f.language,
     )
     label = "%d/%m" if unit in ("day", "week") else "%m/%Y"
     minutes = [Bar(p.period.start.strftime(label), p.tally.minutes, decimal(p.tally.minutes)) for p in points]
@@ -162,6 +172,7 @@ def _context(session: Session, user: User, services: ServicesDep, **raw: str) ->
         "tz": tz,
         "communes": _communes(session, user),
         "categories": [(c, gettext(CATEGORY_NAMES[c])) for c in CATEGORY_ORDER],
+        "spoken_languages": [(code, gettext(name)) for code, name in LANGUAGES.items()],
         "kinds": [(k, gettext(UNIT_NAMES[k])) for k in (*UNITS, "custom")],
     }
 
@@ -178,6 +189,7 @@ def reports_page(
     last: Annotated[str, Query(alias="to", max_length=40)] = "",
     commune: Text = "",
     category: Text = "",
+    language: Text = "",
 ) -> HTMLResponse:
     user = login[0]
     context = _context(
@@ -190,6 +202,7 @@ def reports_page(
         last=last,
         commune=commune,
         category=category,
+        language=language,
     )
     now, threshold = utcnow(), float(services.settings.clock_audit_threshold_ms)
     tables = [build(session, user, context["f"], now, threshold) for build in BUILDERS.values()]
@@ -211,13 +224,14 @@ def report_export(
     last: Annotated[str, Query(alias="to", max_length=40)] = "",
     commune: Text = "",
     category: Text = "",
+    language: Text = "",
 ) -> Response:
     """One table as CSV or XLSX, with the page's filters."""
     if fmt not in ("csv", "xlsx") or (key not in BUILDERS and key != "broadcasts"):
         raise NotFound(N_("Report not found."))
     user = login[0]
     tz = ZoneInfo(services.settings.timezone)
-    f, _query, _error = _filters(session, user, tz, period, day, first, last, commune, category)
+    f, _query, _error = _filters(session, user, tz, period, day, first, last, commune, category, language)
     table: Table
     if key == "broadcasts":
         table, _keys = broadcasts_table(session, user, f, tz, limit=10_000)
@@ -229,6 +243,32 @@ def report_export(
 def _download(table: Table, fmt: str, name: str) -> Response:
     body, media = (to_csv(table), "text/csv; charset=utf-8") if fmt == "csv" else (to_xlsx(table), XLSX)
     return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.get("/reports/monthly.pdf")
+def monthly_report(
+    login: PanelLogin, session: SessionDep, services: ServicesDep, month: Text = "", commune: Text = ""
+) -> Response:
+    """The month's report (this month by default) as a PDF in Vietnamese with the province's header."""
+    settings = services.settings
+    tz = ZoneInfo(settings.timezone)
+    now = utcnow()
+    first = parse_month(month) if month else now.astimezone(tz).date().replace(day=1)
+    body = monthly_pdf(
+        session,
+        user=login[0],
+        month=first,
+        tz=tz,
+        now=now,
+        issuer=settings.report_issuer,
+        commune_id=int(commune) if commune.isdigit() and len(commune) < 10 else None,
+        font_dir=settings.report_font_dir,
+        threshold_ms=float(settings.clock_audit_threshold_ms),
+    )
+    name = f"loa-report-{first:%Y-%m}.pdf"
+    return Response(
+        body, media_type="application/pdf", headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
 
 
 @router.get("/reports/broadcasts/{key}/export.{fmt}")

@@ -186,6 +186,19 @@ EXPECT: dict[str, Expect] = {
         body=lambda _c: {"json": {"comment": "Sửa"}},
     ),
     "GET /voices": Expect(ADMIN),
+    # Chimes of a commune (or the province): editors of their communes, admins anywhere.
+    "GET /chimes": Expect(BULLETIN_WRITE),
+    "POST /chimes": Expect(
+        BULLETIN_WRITE,
+        scope="body",
+        body=lambda c: {"data": {"zone_id": str(c("commune")), "which": "opening"}, **_recording("file")(c)},
+    ),
+    "GET /chimes/{zone_id}/{which}": Expect(
+        BULLETIN_WRITE, scope="path", ids={"zone_id": "commune", "which": "chime"}, strict=False
+    ),
+    "POST /chimes/{zone_id}/{which}/delete": Expect(
+        BULLETIN_WRITE, scope="path", ids={"zone_id": "commune", "which": "chime"}
+    ),
     "POST /voices": Expect(ADMIN, body=lambda c: {"data": {"zone_id": c("commune")}}),
     # Schedules, playlists, groups, policies.
     "GET /schedules": Expect(BULLETIN_VIEW),
@@ -249,6 +262,15 @@ EXPECT: dict[str, Expect] = {
     "PUT /api/v1/zones/{zone_id}/policy": Expect(
         BULLETIN_DECIDE, scope="path", ids={"zone_id": "commune"}, body=lambda _c: {"json": {}}
     ),
+    "GET /policies": Expect(
+        BULLETIN_DECIDE, scope="body", body=lambda c: {"params": {"zone_id": c("commune")}}
+    ),
+    "POST /policies/{zone_id}": Expect(
+        BULLETIN_DECIDE,
+        scope="path",
+        ids={"zone_id": "commune"},
+        body=lambda _c: {"data": {"quiet_hours": "22:00-05:00", "max_sessions_per_day": "5"}},
+    ),
     # The as-run log.
     "GET /asrun": Expect(BULLETIN_VIEW),
     "GET /api/v1/asrun": Expect(BULLETIN_VIEW),
@@ -264,8 +286,12 @@ EXPECT: dict[str, Expect] = {
         BULLETIN_VIEW, scope="path", ids={"key": "broadcast_key", "fmt": "report_format"}
     ),
     "GET /reports/receipts/{receipt_id}": Expect(BULLETIN_VIEW, scope="path"),
+    "GET /reports/monthly.pdf": Expect(BULLETIN_VIEW, body=lambda _c: {"params": {"month": "2026-03"}}),
+    # The export for the province's source information system (docs/export.md).
+    "GET /api/v1/export/{kind}": Expect(frozenset({"admin", "auditor"}), ids={"kind": "export_kind"}),
     # Emergencies and alerts.
     "GET /emergency": Expect(BULLETIN_VIEW),
+    "GET /emergency/_events": Expect(BULLETIN_VIEW),
     "POST /emergency": Expect(
         BULLETIN_DECIDE,
         scope="body",
@@ -359,6 +385,12 @@ EXPECT: dict[str, Expect] = {
     "POST /users/{user_id}/password": Expect(ADMIN, body=lambda _c: {"data": {"password": "mat-khau-moi-1"}}),
     "POST /users/{user_id}/disable": Expect(ADMIN),
     "POST /users/{user_id}/enable": Expect(ADMIN),
+    # The province's settings (read-only) and communes (controller/routes/panel_settings.py).
+    "GET /settings": Expect(ADMIN),
+    "GET /communes": Expect(ADMIN),
+    "POST /communes/{zone_id}": Expect(
+        ADMIN, ids={"zone_id": "commune"}, body=lambda c: {"data": {"name": f"Xã {c.role}"}}
+    ),
 }
 # Path parameters that are constants rather than objects of the world.
 CONSTANTS = {
@@ -368,6 +400,8 @@ CONSTANTS = {
     "extension": ("opus", "opus"),
     "report_table": ("commune", "commune"),
     "report_format": ("xlsx", "xlsx"),
+    "chime": ("opening", "opening"),
+    "export_kind": ("asrun", "asrun"),
 }
 
 

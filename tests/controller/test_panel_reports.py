@@ -15,6 +15,7 @@ from sqlmodel import select
 from controller.models import Receipt, Zone, utcnow
 from controller.report_exports import BUILDERS, Filters, Table, to_csv
 from controller.report_targets import create_target
+from controller.reports import airtime, airtime_series, totals
 from tests.controller import test_reports
 from tests.controller.planning_support import login
 from tests.controller.test_reports import MARCH, Scenario
@@ -173,3 +174,29 @@ def test_long_tables_are_cut_on_the_page_but_not_in_the_files(scenario: Scenario
     shown = str(env.get_template("reports_macros.html").module.report_table(table, "period=month", limit=3))
     assert len(_cells(shown)) == 3 and "Chỉ hiện 3 dòng đầu trong tổng số 5 dòng" in shown
     assert len(list(csv.reader(io.StringIO(to_csv(table).decode("utf-8-sig"))))) == 6
+
+
+def test_airtime_filters_by_language_in_the_data_layer_the_page_and_the_exports(scenario: Scenario) -> None:
+    """March in Thái: s2a aired on box a1 (300 s, commune A), s2b failed on box b1 (commune B)."""
+    auditor = scenario.user("auditor")
+    a, b = _names(scenario)
+    with scenario.session() as session:
+        communes = airtime(session, user=auditor, period=MARCH, by="commune", language="thai")
+        tally = totals(session, user=auditor, period=MARCH, language="thai")
+        days = airtime_series(session, user=auditor, period=MARCH, unit="day", language="thai")
+        table = BUILDERS["commune"](session, auditor, Filters(MARCH, language="thai"), utcnow(), 1000.0)
+    assert sorted((r.name, r.tally.aired, r.tally.failed, r.tally.seconds) for r in communes) == sorted(
+        [(a, 1, 0, 300.0), (b, 0, 1, 0.0)]
+    )
+    assert (tally.aired, tally.partial, tally.failed, tally.seconds) == (1, 0, 1, 300.0)
+    assert [(p.period.start.day, p.tally.seconds) for p in days if p.tally.due] == [(10, 300.0)]
+    client = scenario.world.client
+    login(scenario.world, "auditor")
+    page = client.get(f"/reports?{QUERY}&language=thai")
+    assert '<option value="thai" selected>' in page.text
+    assert _cells(_section(page.text, "commune")) == [[_shown(v) for v in row] for row in table.rows]
+    assert "language=thai" in page.text  # the export links keep the filter
+    exported = client.get(f"/reports/export/commune.csv?{QUERY}&language=thai")
+    assert exported.content == to_csv(table)
+    unknown = client.get(f"/reports?{QUERY}&language=klingon")  # ignored: every language
+    assert '<option value="thai" selected>' not in unknown.text

@@ -5,103 +5,29 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import signal
-import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import httpx
 import pytest
 
 from loa.demo import demo_password
-from loa.mosquitto import free_port
+from tests.e2e.browser_support import Demo, eventually, launch_chromium, running_demo
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
-T = TypeVar("T")
 BULLETIN = (
     "Kính thưa bà con nhân dân! Ủy ban nhân dân xã thông báo: từ ngày 1 tháng 12, "
     "xã tổ chức tiêm phòng cho trẻ em tại trạm y tế. Xin cảm ơn bà con đã lắng nghe."
 )
 
 
-@dataclass
-class Demo:
-    url: str
-    data_dir: Path
-    process: subprocess.Popen[bytes]
-
-    def token(self, username: str) -> dict[str, str]:
-        response = httpx.post(
-            f"{self.url}/api/v1/auth/token",
-            json={"username": username, "password": demo_password(username)},
-        )
-        response.raise_for_status()
-        return {"Authorization": f"Bearer {response.json()['token']}"}
-
-    def db(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.data_dir / "controller" / "loa.db")
-
-
-def eventually(check: Callable[[], T | None], *, timeout: float, what: str) -> T:
-    """Poll ``check`` until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.25)
-
-
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    data_dir = tmp_path_factory.mktemp("demo")
-    port = free_port()
-    log = (data_dir.parent / "demo.log").open("wb")
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "loa", "demo", "--data-dir", str(data_dir), "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
-    demo = Demo(f"http://127.0.0.1:{port}", data_dir, process)
-
-    def ready() -> bool:
-        if process.poll() is not None:
-            raise AssertionError(f"loa demo exited: {(data_dir.parent / 'demo.log').read_text()}")
-        try:
-            health = httpx.get(f"{demo.url}/healthz", timeout=1).json()
-        except httpx.HTTPError:
-            return False
-        if not health["mqtt"]:
-            return False
-        devices = httpx.get(f"{demo.url}/api/v1/devices", headers=demo.token("admin")).json()
-        return len(devices) == 3 and all(d["state"] == "online" for d in devices)
-
-    try:
-        eventually(ready, timeout=60, what="the demo with three online boxes")
-        yield demo
-    finally:
-        process.send_signal(signal.SIGTERM)  # as systemd or a closing terminal stops it (Ctrl-C: the same)
-        try:
-            process.wait(timeout=30)
-        finally:
-            if process.poll() is None:
-                process.kill()
-            log.close()
-    output = (data_dir.parent / "demo.log").read_text()
-    assert "stopped everything it started" in output
-    # Broker and agents were all started with paths inside the data folder: none may be left running.
-    leftovers = subprocess.run(["pgrep", "-af", str(data_dir)], capture_output=True, text=True).stdout
-    assert leftovers == "", leftovers
+    with running_demo(tmp_path_factory.mktemp("demo"), settings={}) as running:
+        yield running
 
 
 def test_bulletin_goes_from_panel_to_boxes_and_back(demo: Demo) -> None:
@@ -204,20 +130,8 @@ def _ms(value: str) -> int:
 
 def test_login_page_in_headless_chromium(demo: Demo) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
-    chromium = Path("/usr/bin/chromium")
-    assert chromium.exists(), "apt-get install chromium"
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(chromium),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+        browser = launch_chromium(playwright)
         try:
             page = browser.new_page(viewport={"width": 360, "height": 740})
             page.goto(f"{demo.url}/")
