@@ -6,7 +6,8 @@ those files (``use_username_as_clientid``, the production queue limits of deploy
 the controller (``python -m loa serve``, SQLite or PostgreSQL), and box processes
 (bench/fleet_boxes.py: a few thousand real agents each, one connection per box, no thread per box).
 The benchmarks (bench/emergency_fanout.py, timeline_push.py, receipts_throughput.py,
-panel_under_load.py) drive it; on its own it runs a fleet until Ctrl-C:
+panel_under_load.py) and the fault suite (bench/faults.py: it also kills the broker, box processes
+and the controller, and cuts boxes off) drive it; on its own it runs a fleet until Ctrl-C:
 
     .venv/bin/python bench/fleet.py --boxes 1000 [--procs 4] [--database postgresql] [--schedules]
 
@@ -80,6 +81,8 @@ class Fleet:
         self.box_root = Path(tempfile.mkdtemp(prefix="loa-fleet-", dir=base))
         self.progress = log or (lambda text: print(f"… {text}", file=sys.stderr, flush=True))
         self.workers: list[Worker] = []
+        self.ranges: list[list[tuple[int, int]]] = []  # per box process: the (first, count) it runs
+        self.restarts = 0
         self.boxes = 0
         self.broker: Mosquitto | None = None
         self.controller: subprocess.Popen[bytes] | None = None
@@ -146,14 +149,14 @@ class Fleet:
 
     def start_controller(self, extra_env: dict[str, str] | None = None) -> str:
         env = {k: v for k, v in os.environ.items() if not k.startswith("LOA_")} | self.env | (extra_env or {})
-        log = (self.work / "controller.log").open("ab")
-        self.controller = subprocess.Popen(
-            [sys.executable, "-m", "loa", "--log-level", "WARNING", "serve"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=log,
-        )
+        with (self.work / "controller.log").open("ab") as log:  # the child keeps its own copy
+            self.controller = subprocess.Popen(
+                [sys.executable, "-m", "loa", "--log-level", "WARNING", "serve"],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=log,
+            )
         self.url = self.env["LOA_PUBLIC_URL"]
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
@@ -187,15 +190,8 @@ class Fleet:
         if total > self.capacity:
             raise ValueError(f"the world holds {self.capacity} boxes")
         while len(self.workers) < min(self.procs, total):
-            n = len(self.workers)
-            argv = [sys.executable, str(HERE / "fleet_boxes.py"), "--root", str(self.box_root)]
-            argv += ["--status-every-s", str(self.status_every_s), "--offsets-ms", str(self.offsets_ms)]
-            argv += ["--sink", self.sink]
-            assert self.seeded is not None
-            argv += ["--media-sha256", self.seeded.media[0]["sha256"]]
-            if os.environ.get("BENCH_PROFILE_BOXES"):  # a folder: one cProfile file per process
-                argv += ["--profile", str(Path(os.environ["BENCH_PROFILE_BOXES"]) / f"boxes-{n}.prof")]
-            self.workers.append(Worker(argv, self.work / f"boxes-{n}.log"))
+            self.workers.append(self._spawn(len(self.workers), f"boxes-{len(self.workers)}.log"))
+            self.ranges.append([])
         per = -(-(total - first) // len(self.workers))
         busy = []
         for n, worker in enumerate(self.workers):
@@ -203,17 +199,63 @@ class Fleet:
             count = min(per, total - lo)
             if count > 0:
                 worker.send({"cmd": "add", "first": lo, "count": count})
+                self.ranges[n].append((lo, count))
                 busy.append(worker)
         for worker in busy:
             worker.wait_for("ready", timeout_s or 120 + (total - first) / 20)
         self.boxes = total
         return time.monotonic() - start
 
+    def _spawn(self, n: int, log_name: str) -> Worker:
+        argv = [sys.executable, str(HERE / "fleet_boxes.py"), "--root", str(self.box_root)]
+        argv += ["--status-every-s", str(self.status_every_s), "--offsets-ms", str(self.offsets_ms)]
+        argv += ["--sink", self.sink]
+        assert self.seeded is not None
+        argv += ["--media-sha256", self.seeded.media[0]["sha256"]]
+        if os.environ.get("BENCH_PROFILE_BOXES"):  # a folder: one cProfile file per process
+            argv += ["--profile", str(Path(os.environ["BENCH_PROFILE_BOXES"]) / f"boxes-{n}.prof")]
+        return Worker(argv, self.work / log_name)
+
+    def kill_worker(self, n: int) -> None:
+        """Kill -9 box process ``n``: every agent in it dies at once, mid-write or mid-airing."""
+        self.workers[n].kill()
+
+    def restart_worker(self, n: int, *, timeout_s: float = 180) -> float:
+        """A new process for the boxes process ``n`` ran, over the same box folders (keys, outboxes,
+        timelines): the real agent starting after a crash. Seconds until they are all online."""
+        start = time.monotonic()
+        self.restarts += 1
+        worker = self._spawn(n, f"boxes-{n}-restart-{self.restarts}.log")
+        self.workers[n] = worker
+        for lo, count in self.ranges[n]:
+            worker.send({"cmd": "add", "first": lo, "count": count})
+        worker.wait_for("ready", timeout_s)
+        return time.monotonic() - start
+
+    def kill_broker(self) -> None:
+        """Kill -9 the broker (what it had not saved yet is lost, as in a crash)."""
+        assert self.broker is not None
+        self.broker.kill()
+
+    def start_broker(self) -> None:
+        """Start the broker again on the same port, folder and files (its saved state restored)."""
+        assert self.broker is not None
+        self.broker.start()
+        assert self.broker.process is not None
+        (self.work / "broker" / "mosquitto.pid").write_text(f"{self.broker.process.pid}\n")
+
+    def kill_controller(self) -> None:
+        """Kill -9 the controller."""
+        if self.controller is not None:
+            self.controller.kill()
+            self.controller.wait()
+        self.controller = None
+
     def stop_boxes(self) -> None:
         """Every box stops as ``loa agent`` does (offline status, disconnect); the world stays."""
         for worker in self.workers:
             worker.stop()
-        self.workers, self.boxes = [], 0
+        self.workers, self.ranges, self.boxes = [], [], 0
 
     def ask(self, cmd: dict[str, Any], event: str, timeout_s: float = 60) -> list[dict[str, Any]]:
         for worker in self.workers:

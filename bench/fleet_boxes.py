@@ -15,6 +15,9 @@ Driven by JSON lines on stdin, answered on stdout (logs go to stderr):
   ``timeline`` (and forget them);
 * ``{"cmd": "receipts", "per_s": R}`` (open loop, random online boxes) or ``{"cmd": "receipts",
   "window": K, "boxes": M}`` (M boxes keep K receipts awaiting their ack); ``per_s`` 0 stops;
+* ``{"cmd": "offline", "boxes": [ids], "hours": H}``: cut those boxes from the broker and let H
+  hours of simulated time pass for each (bench/faults_offline.py); ``{"cmd": "online", "boxes":
+  [ids]}`` lets them reconnect; ``{"cmd": "rejections"}``: each box's count of refused documents;
 * ``{"cmd": "stop"}`` or end of input: every agent stops as ``loa agent`` does, then exit.
 
 A message whose payload starts with ``FLOOR`` (bench/fleet.py's bare fan-out) is noted as an
@@ -306,6 +309,14 @@ class Boxes:
         elif name == "events":
             found, self.events[cmd["kind"]] = self.events[cmd["kind"]], []
             emit({"event": "events", "kind": cmd["kind"], "rows": found})
+        elif name == "offline":
+            emit({"event": "offline", "rows": [self.offline(n, cmd["hours"]) for n in cmd["boxes"]]})
+        elif name == "online":
+            for n in cmd["boxes"]:
+                self.by_name[n].link.release()
+        elif name == "rejections":
+            rows = {box.device_id: box.agent.rejected_documents for box in self.boxes}
+            emit({"event": "rejections", "rows": rows})
         elif name == "receipts":
             self.per_s = float(cmd.get("per_s", 0.0))
             self.schedule_id = cmd.get("schedule_id")
@@ -314,6 +325,28 @@ class Boxes:
                 box.window = window if n < pumped else 0
                 self.top_up(box)
         return False
+
+    def offline(self, name: str, hours: float) -> dict[str, Any]:
+        """Cut box ``name`` from the broker, then let ``hours`` of simulated time pass for it at once:
+        its real player plays (null sink) and writes receipts on its clock, as ``FakeClock`` drives
+        a player in the agent's tests. The box stays cut (``online`` lets it reconnect)."""
+        box = self.by_name[name]
+        box.link.hold()
+        start_ms = box.clock.now_ms()
+        until = start_ms + round(hours * 3_600_000)
+        before, steps = box.outbox.last_seq(), 0
+        box.clock.fast = True
+        try:
+            while box.clock.now_ms() < until:
+                steps += 1
+                delay = box.player.step()
+                left = until - box.clock.now_ms()
+                box.clock.advance(left if delay is None else min(left, max(1, round(delay * 1000))))
+        finally:
+            box.clock.fast = False
+        self.step(box)
+        receipts = box.outbox.last_seq() - before
+        return {"box": name, "from_ms": start_ms, "until_ms": until, "receipts": receipts, "steps": steps}
 
     def mark(self) -> dict[str, Any]:
         usage = resource.getrusage(resource.RUSAGE_SELF)

@@ -66,6 +66,7 @@ class LoopLink:
         self.box: Any = None  # the fleet's record of this box
         self.backoff = Backoff(first_jitter_s=reconnect_jitter_s)
         self.drops = 0
+        self.held = False  # cut from the broker on purpose (bench/faults_offline.py): no reconnecting
         self.reports_sent = 0  # receipts published, resends included
         client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
@@ -125,10 +126,21 @@ class LoopLink:
             self.client.publish(last[0], last[1], qos=1, retain=True)
         self.client.disconnect()
 
+    def hold(self) -> None:
+        """Cut the box from the broker until ``release``: it drops its connection and stays away."""
+        self.held = True
+        if self._connected:
+            self.client.disconnect()
+
+    def release(self) -> None:
+        """Let the box reconnect (it does at once, as after a network cut)."""
+        self.held = False
+        self.owner.connect_later(self, 0.0)
+
     # --- driven by the loop ---------------------------------------------------------------------
 
     def connect(self) -> None:
-        if self._stopping:
+        if self._stopping or self.held:
             return
         properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         properties.SessionExpiryInterval = SESSION_EXPIRY_S

@@ -255,8 +255,8 @@ class Agent:
     # -- documents ------------------------------------------------------------------------------
 
     def handle_timeline(self, topic: str, raw: bytes) -> None:
-        if not raw:
-            log.info("retained timeline cleared on %s; keeping the current one", topic)
+        if not raw:  # the controller never clears a timeline: someone deleted the retained copy
+            self._reject("timeline", Rejected("empty", f"retained timeline cleared on {topic}"), raw)
             return
         if self._store.is_current(raw):
             return  # the retained copy, delivered again on reconnect or resync
@@ -284,6 +284,7 @@ class Agent:
 
     def handle_command(self, topic: str, raw: bytes) -> None:
         if not raw:
+            self._reject("command", Rejected("empty", f"empty message on {topic}"), raw)
             return
         now = self._clock.now_ms()
         try:
@@ -303,6 +304,7 @@ class Agent:
 
     def handle_ack(self, topic: str, raw: bytes) -> None:
         if not raw:
+            self._reject("ack", Rejected("empty", f"empty message on {topic}"), raw)
             return
         try:
             ack = self._trust.ack(raw)
