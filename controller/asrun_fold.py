@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select
 
 from controller import uptime
 from controller.asrun_facts import Catalogue, Places
-from controller.asrun_work import Work, chunks, timed_fields
+from controller.asrun_work import EXPORT_SETTLE, Work, chunks, timed_fields
 from controller.models import AsRunDevice, DeviceTimeline, Emergency, Occurrence, Receipt, utcnow
 from controller.reconcile import BroadcastRef, Outcome, ReceiptFacts, apply_receipt, broadcast_of
 from controller.rollups import lock
@@ -95,13 +95,13 @@ class AsRunFold:
         report = FoldReport()
         with Session(self.engine) as session:
             places = Places.load(session)
-        self._timelines(places, report)
-        self._emergencies(places, report)
+        self._timelines(places, report, now)
+        self._emergencies(places, report, now)
         # Statuses first: a receipt is audited against the clock offset its box last reported.
         report.health_rows = uptime.fold_health(
             self.engine, now=now, tz=self.tz, places=places, stale=3 * self.status_interval
         )
-        while (folded := self._receipts(places)) > 0:
+        while (folded := self._receipts(places, now)) > 0:
             report.receipts += folded
         while (marked := self._sweep(now, places)) > 0:
             report.missing += marked
@@ -109,7 +109,10 @@ class AsRunFold:
             log.info("as-run fold: %s", report.line())
         return report
 
-    def _timelines(self, places: Places, report: FoldReport) -> None:
+    def _work(self, session: Session, places: Places, now: datetime) -> Work:
+        return Work(session, self.tz, places, now=now, listed_after=EXPORT_SETTLE + self.grace)
+
+    def _timelines(self, places: Places, report: FoldReport, now: datetime) -> None:
         """Every item of a newly published timeline is expected; pending items it dropped before they
         were due are not any more."""
         with Session(self.engine) as session:
@@ -122,7 +125,7 @@ class AsRunFold:
         for devices in chunks(todo, DEVICES_PER_TRANSACTION):
             with Session(self.engine) as session:
                 lock(session)
-                work, catalogue = Work(session, self.tz, places), Catalogue(session)
+                work, catalogue = self._work(session, places, now), Catalogue(session)
                 seen = {
                     r.device_id: r
                     for r in session.exec(select(AsRunDevice).where(col(AsRunDevice.device_id).in_(devices)))
@@ -174,7 +177,7 @@ class AsRunFold:
                 work.remove(row)
         return len(new), len(gone)
 
-    def _emergencies(self, places: Places, report: FoldReport) -> None:
+    def _emergencies(self, places: Places, report: FoldReport, now: datetime) -> None:
         """Every box an emergency was sent to (its zones' boxes) is expected to play it."""
         with Session(self.engine) as session:
             lock(session)
@@ -185,7 +188,7 @@ class AsRunFold:
                 .where(col(Emergency.sent_at).is_not(None), col(Emergency.sent_at) >= since)
                 .order_by(col(Emergency.sent_at))
             ).all()
-            work, catalogue = Work(session, self.tz, places), Catalogue(session)
+            work, catalogue = self._work(session, places, now), Catalogue(session)
             for emergency_id, sent_at in sent:
                 facts = catalogue.emergency(emergency_id or 0)
                 if facts is None or sent_at is None:
@@ -202,7 +205,7 @@ class AsRunFold:
             work.finish()
             session.commit()
 
-    def _receipts(self, places: Places) -> int:
+    def _receipts(self, places: Places, now: datetime) -> int:
         """Fold the next batch of stored receipts; returns how many there were."""
         with Session(self.engine) as session:
             lock(session)
@@ -218,7 +221,7 @@ class AsRunFold:
                 return 0
             devices = select(AsRunDevice).where(col(AsRunDevice.device_id).in_({r.device_id for r in rows}))
             offsets = {d.device_id: d.clock_offset_ms for d in session.exec(devices)}
-            work, catalogue = Work(session, self.tz, places), Catalogue(session)
+            work, catalogue = self._work(session, places, now), Catalogue(session)
             clock = uptime.ClockSums(self.tz, places)
             refs = {(r.device_id, r.item_id): broadcast_of(r.item_id) for r in rows if r.item_id is not None}
             work.load((device_id, ref.key) for (device_id, _i), ref in refs.items() if ref is not None)
@@ -281,7 +284,7 @@ class AsRunFold:
             ).all()
             if not due:
                 return 0
-            work = Work(session, self.tz, places)
+            work = self._work(session, places, now)
             work.load(due)
             marked = 0
             for rows in work.pairs.values():

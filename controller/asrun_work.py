@@ -29,6 +29,9 @@ T = TypeVar("T")
 Pair = tuple[str, str]  # device id, broadcast key
 AIRTIME_KEYS = ("grain", "period", "commune_id", "zone_id", "device_id", "category", "language")
 REASON_KEYS = ("grain", "period", "commune_id", "state", "reason")
+# A broadcast's summary enters the export feed this long (plus the as-run grace) after it started,
+# when every box's outcome is known, and again whenever it changes after that (export_api.py).
+EXPORT_SETTLE = timedelta(hours=6)
 
 
 def chunks(items: Sequence[T], size: int = rollups.CHUNK) -> Iterator[Sequence[T]]:
@@ -80,8 +83,13 @@ class Work:
     then ``finish``: it writes the rows and adds what changed to the rollups and tallies.
     """
 
-    def __init__(self, session: Session, tz: ZoneInfo, places: Places) -> None:
+    def __init__(
+        self, session: Session, tz: ZoneInfo, places: Places, *, now: datetime, listed_after: timedelta
+    ) -> None:
+        """``now``: the fold's present; ``listed_after``: how long after a broadcast starts its
+        summary is first listed for export (``EXPORT_SETTLE`` plus the grace)."""
         self.session, self.places = session, places
+        self.now, self.listed_after = now, listed_after
         self.deltas = Deltas(tz)
         self.pairs: dict[Pair, list[Occurrence]] = {}
         self._before: dict[Pair, list[ItemFacts]] = {}
@@ -162,10 +170,16 @@ class Work:
                     "category": info.category,
                     "language": info.language,
                     **{state: counts.get(state, 0) for state in STATES},
+                    "listed_at": max(self.now, info.broadcast_at + self.listed_after),
                 }
             )
         rollups.add(
-            self.session, BroadcastTally, tally_rows, keys=("broadcast_key", "commune_id"), sums=STATES
+            self.session,
+            BroadcastTally,
+            tally_rows,
+            keys=("broadcast_key", "commune_id"),
+            sums=STATES,
+            latest=("listed_at",),
         )
 
     def _count_broadcasts(self, tallies: dict[TallyKey, dict[str, int]]) -> None:

@@ -9,7 +9,9 @@ exactly where it stopped. docs/export.md is the contract; ``SCHEMA_VERSION`` nam
 - ``devices``: one record per box whose status changed, ordered by its last change (last status, or
   enrolment, creation, revocation), read up to two minutes behind now so late commits are not passed.
 - ``asrun``: one record per broadcast with its boxes per outcome, province-wide and per commune, once
-  it has settled (``SETTLE`` plus the as-run grace period after it started), ordered by start.
+  it has settled (``EXPORT_SETTLE`` plus the as-run grace period after it started) and again after
+  every later change (a late receipt from a box that was offline), in the order the as-run fold
+  listed them (``listed_at``, read two minutes behind now like the devices).
 """
 
 from __future__ import annotations
@@ -36,7 +38,6 @@ Kind = Literal["bulletins", "schedules", "asrun", "devices"]
 EXPORT_ROLES = frozenset({"admin", "auditor"})
 MAX_LIMIT = 1000
 LAG = timedelta(minutes=2)  # rows stamped by time are read this far behind now (commits in flight)
-SETTLE = timedelta(hours=6)  # a broadcast's summary is exported this long (+ the grace) after it started
 STATES = ("pending", "aired", "partial", "failed", "skipped", "missing")
 
 
@@ -277,23 +278,20 @@ def _asrun(
     cursor: str | None,
     limit: int,
     now: datetime,
-    grace: timedelta,
 ) -> Page:
     t = BroadcastTally
-    query = select(t).where(t.commune_id == 0, col(t.broadcast_at) <= now - SETTLE - grace)
+    query = select(t).where(t.commune_id == 0, col(t.listed_at) <= now - LAG)
     after = _time_cursor("asrun", cursor)
     if after is not None:
         query = query.where(
             or_(
-                col(t.broadcast_at) > after[0],
-                and_(col(t.broadcast_at) == after[0], col(t.broadcast_key) > after[1]),
+                col(t.listed_at) > after[0],
+                and_(col(t.listed_at) == after[0], col(t.broadcast_key) > after[1]),
             )
         )
     if since is not None:
         query = query.where(col(t.broadcast_at) >= since)
-    rows = list(
-        session.exec(query.order_by(col(t.broadcast_at), col(t.broadcast_key)).limit(limit + 1)).all()
-    )
+    rows = list(session.exec(query.order_by(col(t.listed_at), col(t.broadcast_key)).limit(limit + 1)).all())
     more = len(rows) > limit
     rows = rows[:limit]
     keys = [r.broadcast_key for r in rows]
@@ -319,6 +317,7 @@ def _asrun(
             "source_id": r.source_id,
             "title": titles.get((r.source, r.source_id), ""),
             "broadcast_at": iso(r.broadcast_at),
+            "listed_at": iso(r.listed_at),
             "category": r.category,
             "language": r.language,
             "boxes": counts(r),
@@ -330,7 +329,9 @@ def _asrun(
         for r in rows
     ]
     position = (
-        encode_cursor("asrun", [_exact(rows[-1].broadcast_at), rows[-1].broadcast_key]) if rows else cursor
+        encode_cursor("asrun", [_exact(rows[-1].listed_at or now), rows[-1].broadcast_key])
+        if rows
+        else cursor
     )
     return Page("asrun", records, position, more)
 
@@ -343,7 +344,6 @@ def read_page(
     since: datetime | None = None,
     cursor: str | None = None,
     limit: int = 500,
-    grace: timedelta = timedelta(minutes=30),
 ) -> Page:
     """One page of a feed after ``cursor`` (from the start without one), from ``since`` on."""
     if kind not in KINDS:
@@ -359,4 +359,4 @@ def read_page(
         )
     if kind == "devices":
         return _devices(session, since=since, cursor=cursor, limit=limit, now=now)
-    return _asrun(session, since=since, cursor=cursor, limit=limit, now=now, grace=grace)
+    return _asrun(session, since=since, cursor=cursor, limit=limit, now=now)

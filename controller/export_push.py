@@ -20,7 +20,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -70,7 +70,6 @@ class ExportPush:
     engine: Engine
     url: str
     secret: str
-    grace: timedelta = timedelta(minutes=30)
     page_size: int = 500
     max_pages: int = 20  # per feed and run: a long backlog drains over several runs
     attempts: int = 4
@@ -81,12 +80,7 @@ class ExportPush:
 
     @classmethod
     def from_settings(cls, engine: Engine, settings: Settings) -> ExportPush:
-        return cls(
-            engine,
-            settings.export_push_url,
-            settings.export_push_secret,
-            grace=timedelta(seconds=settings.asrun_grace_seconds),
-        )
+        return cls(engine, settings.export_push_url, settings.export_push_secret)
 
     def run(self) -> PushReport:
         """Deliver what is new in every feed; stop at the first page that cannot be delivered."""
@@ -110,9 +104,7 @@ class ExportPush:
         with Session(self.engine) as session:
             stored = session.get(ExportCursor, kind)
             cursor_from = stored.cursor if stored else None
-            page = read_page(
-                session, kind, now=now, cursor=cursor_from, limit=self.page_size, grace=self.grace
-            )
+            page = read_page(session, kind, now=now, cursor=cursor_from, limit=self.page_size)
         if not page.records:
             return 0, False
         body = json.dumps(

@@ -439,7 +439,10 @@ class BroadcastTally(SQLModel, table=True):
     """Boxes per outcome of one broadcast in one commune (``commune_id`` 0: the whole province): the
     reconciliation, kept by the as-run fold."""
 
-    __table_args__ = (Index("ix_broadcasttally_commune_at", "commune_id", "broadcast_at"),)
+    __table_args__ = (
+        Index("ix_broadcasttally_commune_at", "commune_id", "broadcast_at"),
+        Index("ix_broadcasttally_commune_listed", "commune_id", "listed_at"),
+    )
 
     broadcast_key: str = Field(primary_key=True, max_length=64)
     commune_id: int = Field(primary_key=True)
@@ -454,6 +457,9 @@ class BroadcastTally(SQLModel, table=True):
     failed: int = 0
     skipped: int = 0
     missing: int = 0
+    # When the export feed lists this summary (again): once it has settled, and after every later
+    # change (a late receipt); written by the fold (controller/asrun_work.py), read by export_api.py.
+    listed_at: datetime | None = None
 
 
 class AirtimeRollup(SQLModel, table=True):

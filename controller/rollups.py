@@ -23,10 +23,11 @@ def add(
     keys: Sequence[str],
     sums: Sequence[str] = (),
     maxima: Sequence[str] = (),
+    latest: Sequence[str] = (),
 ) -> None:
-    """Insert ``rows``; where a row with the same ``keys`` exists, add the ``sums`` columns to it and
-    keep the larger of the ``maxima`` columns (with neither, leave it). Every row must have the same
-    columns."""
+    """Insert ``rows``; where a row with the same ``keys`` exists, add the ``sums`` columns to it,
+    keep the larger of the ``maxima`` columns and take the new ``latest`` ones (with none of these,
+    leave it). Every row must have the same columns."""
     if not rows:
         return
     table: Table = model.__table__  # type: ignore[attr-defined]
@@ -35,6 +36,7 @@ def add(
     larger = func.greatest if on_postgres else func.max  # SQLite's two-argument max() is scalar
     changes = {c: table.c[c] + insert.excluded[c] for c in sums}
     changes.update({c: larger(table.c[c], insert.excluded[c]) for c in maxima})
+    changes.update({c: insert.excluded[c] for c in latest})
     index = [table.c[k] for k in keys]
     statement = (
         insert.on_conflict_do_update(index_elements=index, set_=changes)

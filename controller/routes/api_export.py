@@ -4,14 +4,13 @@ with an opaque cursor; auditors and administrators only (an API token of theirs)
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from controller import export_api
-from controller.deps import ApiUser, ServicesDep, SessionDep
+from controller.deps import ApiUser, SessionDep
 from controller.models import utcnow
 
 router = APIRouter(prefix="/api/v1/export", tags=["export"])
@@ -36,7 +35,6 @@ def get_export(
     kind: export_api.Kind,
     user: ApiUser,
     session: SessionDep,
-    services: ServicesDep,
     since: Annotated[str, Query(max_length=40, description="Only records from this UTC time on")] = "",
     cursor: Annotated[str, Query(max_length=400, description="next_cursor of the previous page")] = "",
     limit: Annotated[int, Query(ge=1, le=export_api.MAX_LIMIT)] = 500,
@@ -51,6 +49,5 @@ def get_export(
         since=export_api.utc_time(since, field="since") if since else None,
         cursor=cursor or None,
         limit=limit,
-        grace=timedelta(seconds=services.settings.asrun_grace_seconds),
     )
     return ExportPage(**page.document(now=now))

@@ -3,18 +3,22 @@ summaries and device status; a cursor resumes exactly where a page ended; audito
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from tests.controller import test_reports
+from tests.controller.asrun_support import Boxes, fold, item_id, local
 from tests.controller.conftest import approved_bulletin
 from tests.controller.test_reports import Scenario
 
 scenario = test_reports.scenario  # the module fixture: the same world, built once here
 
 
-def _pages(scenario: Scenario, kind: str, headers: dict[str, str], **params: Any) -> list[dict[str, Any]]:
-    """Every page of a feed, following next_cursor until has_more is false."""
-    pages, cursor = [], ""
+def _pages(
+    scenario: Scenario, kind: str, headers: dict[str, str], cursor: str = "", **params: Any
+) -> list[dict[str, Any]]:
+    """Every page of a feed from ``cursor``, following next_cursor until has_more is false."""
+    pages = []
     while True:
         answer = scenario.world.client.get(
             f"/api/v1/export/{kind}", params={**params, "cursor": cursor}, headers=headers
@@ -101,3 +105,25 @@ def test_only_auditors_and_admins_read_the_export_and_bad_input_is_refused(scena
     assert client.get("/api/v1/export/asrun", params={"cursor": "!!"}, headers=auditor).status_code == 422
     assert client.get("/api/v1/export/asrun", params={"since": "hôm qua"}, headers=auditor).status_code == 422
     assert client.get("/api/v1/export/asrun", params={"limit": 0}, headers=auditor).status_code == 422
+
+
+def test_a_summary_that_changes_after_it_was_read_is_listed_again(scenario: Scenario) -> None:
+    """Box a2 was offline on 7 April: its item went missing. Its receipt arrives on the 9th: the
+    broadcast's summary comes again after the reader's cursor, with the new counts."""
+    auditor = scenario.world.token("auditor")
+    pages = _pages(scenario, "asrun", auditor)
+    april = next(r for p in pages for r in p["records"] if r["broadcast_at"].startswith("2026-04-06"))
+    assert (april["boxes"]["aired"], april["boxes"]["missing"]) == (1, 1)
+    schedule_id, start_ms = (int(part) for part in april["broadcast_key"][1:].split("-"))
+    start = datetime.fromtimestamp(start_ms / 1000, tz=UTC)
+    boxes = Boxes(scenario.world)
+    boxes.seqs["box-a2"] = 1  # its one receipt so far: the March interruption
+    boxes.report("box-a2", "completed", item_id(schedule_id, start), at=start, seconds=600)
+    fold(scenario.world, local(2026, 4, 9))
+
+    again = _pages(scenario, "asrun", auditor, cursor=pages[-1]["next_cursor"])
+    [late] = [r for p in again for r in p["records"]]
+    assert late["broadcast_key"] == april["broadcast_key"]
+    assert (late["boxes"]["aired"], late["boxes"]["missing"]) == (2, 0)
+    assert late["listed_at"] > april["listed_at"]
+    assert _pages(scenario, "asrun", auditor, cursor=again[-1]["next_cursor"])[0]["records"] == []
