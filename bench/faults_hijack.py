@@ -308,19 +308,8 @@ def _per_box(counters: dict[str, Counter[str]]) -> dict[str, int]:
     return {name: sum(counter.values()) for name, counter in counters.items()}
 
 
-def _rows(fleet: Fleet, sql: str) -> list[Any]:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(fleet.settings.resolved_database_url)
-    try:
-        with engine.connect() as db:
-            return list(db.execute(text(sql)).all())
-    finally:
-        engine.dispose()
-
-
 def _count(fleet: Fleet, sql: str) -> int:
-    return int(_rows(fleet, sql)[0][0])
+    return int(fleet.rows(sql)[0][0])
 
 
 def _agent_rejections(fleet: Fleet) -> dict[str, int]:
@@ -334,7 +323,7 @@ def _stored_rejections(fleet: Fleet, names: list[str]) -> dict[str, int]:
     """Each box's ``rejected_documents`` as its last status stored by the controller says."""
     wanted = set(names)
     found = {}
-    for name, status in _rows(fleet, "SELECT id, status_json FROM device"):
+    for name, status in fleet.rows("SELECT id, status_json FROM device"):
         if name in wanted:
             found[name] = int(json.loads(status or "{}").get("rejected_documents") or 0)
     return found
@@ -342,7 +331,7 @@ def _stored_rejections(fleet: Fleet, names: list[str]) -> dict[str, int]:
 
 def _security_receipts(fleet: Fleet, names: list[str]) -> dict[str, Counter[str]]:
     found: dict[str, Counter[str]] = {name: Counter() for name in names}
-    for name, reason in _rows(fleet, "SELECT device_id, reason FROM receipt WHERE reason LIKE 'security:%'"):
+    for name, reason in fleet.rows("SELECT device_id, reason FROM receipt WHERE reason LIKE 'security:%'"):
         if name in found:
             found[name][reason] += 1
     return found

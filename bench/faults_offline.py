@@ -148,33 +148,12 @@ def post_daily_forever(fleet: Fleet, *, bulletin_id: int) -> list[int]:
         clock_time(k * SLOT_S // 3600, k * SLOT_S // 60 % 60, k * SLOT_S % 60) for k in range(86400 // SLOT_S)
     )
     rule = Rule(kind="daily", start_date=datetime.now(tz).date(), times=times, timezone=str(tz))
-    http = fleet.login()
-    try:
-        answer = http.post(
-            "/api/v1/schedules",
-            json={
-                "bulletin_id": bulletin_id,
-                "target_zone_id": fleet.seeded.province_id,
-                "rule": rule.model_dump(mode="json"),
-                "accept_clashes": True,
-            },
-        )
-        answer.raise_for_status()
-        return [int(answer.json()["id"])]
-    finally:
-        http.close()
+    return fleet.post_schedules(bulletin_id, [rule])
 
 
 def stored_timelines(fleet: Fleet) -> dict[str, list[int]]:
     """Each box's published timeline: its items' start instants (ms)."""
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(fleet.settings.resolved_database_url)
-    try:
-        with engine.connect() as db:
-            rows = db.execute(text("SELECT device_id, envelope FROM devicetimeline")).all()
-    finally:
-        engine.dispose()
+    rows = fleet.rows("SELECT device_id, envelope FROM devicetimeline")
     return {
         str(name): [int(item["start_ms"]) for item in json.loads(envelope)["payload"]["items"]]
         for name, envelope in rows

@@ -72,36 +72,15 @@ def post_daily(fleet: Fleet, instants: list[datetime], *, bulletin_id: int) -> l
     for at in instants:
         local = at.astimezone(tz)
         by_day.setdefault(local.date(), []).append(local.time().replace(microsecond=0))
-    ids = []
-    http = fleet.login()
-    try:
-        for day, times in sorted(by_day.items()):
-            rule = Rule(kind="daily", start_date=day, end_date=day, times=tuple(times), timezone=str(tz))
-            answer = http.post(
-                "/api/v1/schedules",
-                json={
-                    "bulletin_id": bulletin_id,
-                    "target_zone_id": fleet.seeded.province_id,
-                    "rule": rule.model_dump(mode="json"),
-                    "accept_clashes": True,
-                },
-            )
-            answer.raise_for_status()
-            ids.append(int(answer.json()["id"]))
-    finally:
-        http.close()
-    return ids
+    rules = [
+        Rule(kind="daily", start_date=day, end_date=day, times=tuple(times), timezone=str(tz))
+        for day, times in sorted(by_day.items())
+    ]
+    return fleet.post_schedules(bulletin_id, rules)
 
 
 def published_versions(fleet: Fleet) -> dict[str, int]:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(fleet.settings.resolved_database_url)
-    try:
-        with engine.connect() as db:
-            rows = db.execute(text("SELECT device_id, version FROM devicetimeline")).all()
-    finally:
-        engine.dispose()
+    rows = fleet.rows("SELECT device_id, version FROM devicetimeline")
     return {str(name): int(version) for name, version in rows}
 
 

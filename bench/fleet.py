@@ -336,6 +336,39 @@ class Fleet:
         http.headers["Authorization"] = f"Bearer {answer.json()['token']}"
         return http
 
+    def post_schedules(self, bulletin_id: int, rules: list[Any]) -> list[int]:
+        """Province-wide schedules of ``bulletin_id``, one per ``playlists.rules.Rule``, through the API
+        (clashes accepted); returns their ids."""
+        assert self.seeded is not None
+        http, ids = self.login(), []
+        try:
+            for rule in rules:
+                answer = http.post(
+                    "/api/v1/schedules",
+                    json={
+                        "bulletin_id": bulletin_id,
+                        "target_zone_id": self.seeded.province_id,
+                        "rule": rule.model_dump(mode="json"),
+                        "accept_clashes": True,
+                    },
+                )
+                answer.raise_for_status()
+                ids.append(int(answer.json()["id"]))
+        finally:
+            http.close()
+        return ids
+
+    def rows(self, sql: str, **params: Any) -> list[Any]:
+        """Rows of one read on the controller's database (an engine of its own, disposed after)."""
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(self.settings.resolved_database_url)
+        try:
+            with engine.connect() as db:
+                return list(db.execute(text(sql), params).all())
+        finally:
+            engine.dispose()
+
     def bare_client(self) -> Any:
         """A paho client on the floor account (a controller replica's rights), connected."""
         import paho.mqtt.client as mqtt

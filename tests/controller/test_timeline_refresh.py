@@ -66,6 +66,7 @@ def test_a_slow_compile_does_not_hold_the_request(world: World, monkeypatch: pyt
     assert took < 3.0  # the broker has not acknowledged anything yet
     assert "loa/v1/devices/box-a1/timeline" in gate.topics  # the compile ran, and waits for the broker
     gate.open.set()
+    assert world.services.publisher.changed([], wait_s=10)  # it ends before the test does
 
 
 def test_changes_during_a_compile_are_gathered_into_the_next(world: World) -> None:
@@ -93,7 +94,8 @@ def test_a_change_for_all_boxes_covers_a_pending_one(world: World) -> None:
     publisher.changed(None, wait_s=0)
     gate.open.set()
     _eventually(lambda: len(calls) == 2 and not publisher._pending)
-    assert calls == [["box-a1"], None]
+    assert publisher.changed([], wait_s=10)  # the second compile has ended too
+    assert calls == [["box-a1"], None, []]
 
 
 def test_a_failed_compile_is_logged_and_the_next_change_still_runs(
