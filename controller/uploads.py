@@ -31,7 +31,7 @@ async def save_upload(request: Request, path: Path, *, limit: int, field: str = 
         try:
             upload = form.get(field)
             if not isinstance(upload, UploadFile):
-                raise InvalidInput(N_("No recording chosen."), field=field)
+                raise InvalidInput(N_("No file chosen."), field=field)
             with path.open("wb") as out:
                 while chunk := await upload.read(CHUNK):
                     written += len(chunk)

@@ -79,6 +79,8 @@ def quiet_violation(policy: ZonePolicy, session: Session) -> str | None:
     tz = ZoneInfo(policy.timezone)
     begin, finish = session.start.astimezone(tz), session.end.astimezone(tz)
     for window in policy.quiet_hours:
+        if window.start == window.end:
+            continue  # a window of no time, as ``Window.covers`` reads it (the panel refuses one)
         day = begin.date() - timedelta(days=1)
         while day <= finish.date():
             opens = datetime.combine(day, window.start, tzinfo=tz)

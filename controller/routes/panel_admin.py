@@ -120,7 +120,7 @@ async def emergency_create(
     raw = await request.form()
     check_csrf(login[1], str(raw.get("csrf_token", "")))
     try:
-        zone_ids = [int(z) for z in raw.getlist("zone_ids")]
+        zone_ids = [int(str(z)) for z in raw.getlist("zone_ids")]
         services.emergencies.create(
             session,
             user=login[0],

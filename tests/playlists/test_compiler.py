@@ -194,3 +194,11 @@ def test_compiler_properties(found: list[Occurrence], policy: ZonePolicy | None)
     # incremental: compiling a subset gives exactly the full result for it
     part = compile_timelines(found, ["b", "d"], now_ms=T0, horizon_ms=2 * 86_400_000, policies=policies)
     assert part.timelines == {b: full.timelines[b] for b in ("b", "d")}
+
+
+def test_a_quiet_window_that_starts_where_it_ends_silences_nothing() -> None:
+    empty = ZonePolicy(quiet_hours=(Window(start=time(6), end=time(6)),))
+    at = datetime(2026, 3, 2, 23, 30, tzinfo=UTC)  # 06:30 in Hà Nội
+    session = Session(key=1, start=at, duration_ms=60_000, priority="normal")
+    assert check(empty, [session]) == []
+    assert not empty.quiet_hours[0].covers(time(6, 30))
