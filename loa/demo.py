@@ -191,7 +191,7 @@ def run_demo(*, data_dir: Path, port: int, boxes: int, keep: bool) -> int:
         _banner(port=port, broker_port=broker.port, data_dir=data_dir, boxes=demo_boxes)
         uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")).run()
     except KeyboardInterrupt:
-        pass
+        print("loa demo: stopping the boxes and the broker …", flush=True)
     finally:
         for process in agents:
             process.terminate()
