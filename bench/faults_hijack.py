@@ -53,7 +53,9 @@ def run_hijack(work: Path, size: HijackSize, *, log: Any) -> Hijack:
 
     names = [device_id(n) for n in range(size.boxes)]
     stolen = device_id(size.boxes)  # enrolled, never started: the attacker has its folder
-    with Fleet(work / "hijack", boxes=size.boxes + 1, procs=1, schedules=True, log=log) as fleet:
+    with Fleet(
+        work / "hijack", boxes=size.boxes + 1, procs=1, schedules=True, status_every_s=30, log=log
+    ) as fleet:
         seeded = fleet.seed()
         fleet.start_controller()
         fleet.grow(size.boxes)
@@ -84,9 +86,12 @@ def run_hijack(work: Path, size: HijackSize, *, log: Any) -> Hijack:
             n: min(REPORTS_PER_HOUR, len({hashlib.sha256(a.payload).digest() for a in delivered[n]}))
             for n in names
         }
-        counted, _ok = _settle(lambda: _agent_rejections(fleet), want_counts, 120)
-        stored, _ok = _settle(lambda: _stored_rejections(fleet, names), want_counts, 60)
-        reported, _ok = _settle(lambda: _per_box(_security_receipts(fleet, names)), want_reports, 60)
+        # A burst this size overflows the broker's queue for the controller: a dropped status comes
+        # again with the next periodic one, dropped receipts with the boxes' resends.
+        settle_s = 60 + size.boxes * 0.15
+        counted, _ok = _settle(lambda: _agent_rejections(fleet), want_counts, 2 * settle_s)
+        stored, _ok = _settle(lambda: _stored_rejections(fleet, names), want_counts, settle_s)
+        reported, _ok = _settle(lambda: _per_box(_security_receipts(fleet, names)), want_reports, settle_s)
         handled_s = time.monotonic() - started
         refused = _controller_refusals(fleet) - refused_before
         seen = Observed(

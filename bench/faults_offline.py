@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import faults_checks as checks
-from faults_soak import controller_env, published_versions, wait_outboxes_drained
+from faults_soak import controller_env, published_versions, wait_compiled, wait_outboxes_drained
 from fleet import Fleet
 from fleet_boxes import device_id
 
@@ -54,9 +54,11 @@ def run_offline(work: Path, size: OfflineSize, *, log: Any) -> Offline:
         seeded = fleet.seed()
         fleet.start_controller({"LOA_TIMELINE_HORIZON_HOURS": str(HORIZON_HOURS)})
         fleet.grow(size.boxes)
+        before = published_versions(fleet)
         schedule_ids = post_daily_forever(fleet, bulletin_id=seeded.bulletin_ids[0])
-        versions = published_versions(fleet)
-        fleet.wait_timelines(min(versions[n] for n in names), timeout_s=120)
+        # The request answers before a large compile ends (controller/timelines.py): wait for it.
+        versions = wait_compiled(fleet, names, before, timeout_s=60 + size.boxes * 0.3)
+        fleet.wait_timelines(min(versions[n] for n in names), timeout_s=120 + size.boxes * 0.1)
         timelines = stored_timelines(fleet)
         log(f"cutting {size.boxes} boxes off for {size.hours} simulated hours")
         started = time.monotonic()

@@ -84,6 +84,18 @@ def published_versions(fleet: Fleet) -> dict[str, int]:
     return {str(name): int(version) for name, version in rows}
 
 
+def wait_compiled(
+    fleet: Fleet, names: list[str], before: dict[str, int], *, timeout_s: float
+) -> dict[str, int]:
+    """Each box's timeline version once every box has a newer one than ``before`` (or at the timeout)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        versions = published_versions(fleet)
+        if all(versions.get(n, 0) > before.get(n, 0) for n in names) or time.monotonic() > deadline:
+            return versions
+        time.sleep(0.5)
+
+
 def wait_outboxes_drained(fleet: Fleet, names: list[str], timeout_s: float) -> float | None:
     """Seconds until no outbox holds a receipt (None: not within the timeout)."""
     start = time.monotonic()
@@ -115,10 +127,12 @@ def run_soak(work: Path, size: SoakSize, *, log: Any) -> Soak:
         first = datetime.now().astimezone() + timedelta(seconds=lead_s)
         slots = max(1, int(size.window_s // size.every_s))
         instants = [first + timedelta(seconds=k * size.every_s) for k in range(slots)]
+        before = published_versions(fleet)
         post_started = time.monotonic()
         schedule_ids = post_daily(fleet, instants, bulletin_id=seeded.bulletin_ids[0])
         post_s = time.monotonic() - post_started
-        versions = published_versions(fleet)
+        # The request answers before a large compile ends (controller/timelines.py): wait for it.
+        versions = wait_compiled(fleet, names, before, timeout_s=lead_s)
         accepted, _arrivals = fleet.wait_timelines(min(versions[n] for n in names), timeout_s=60 + lead_s)
         plan = fault_plan(size)
         done: list[dict[str, Any]] = []
