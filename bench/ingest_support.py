@@ -4,11 +4,8 @@ read-only, polling its API, talking to the swarm processes, and /proc figures.""
 from __future__ import annotations
 
 import contextlib
-import json
-import queue
 import re
 import sqlite3
-import subprocess
 import threading
 import time
 from collections import Counter
@@ -16,15 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from fleet_support import Worker
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def percentile(values: list[float], pct: float) -> float:
-    """Nearest-rank percentile (of 20 values, p99 is the largest)."""
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(pct / 100 * len(ordered) + 0.5)))
-    return ordered[rank - 1]
 
 
 def sample(pid: int) -> dict[str, float]:
@@ -90,56 +81,20 @@ def seed_database(db_path: Path, device_ids: list[str], *, seed: int, password: 
     return time.monotonic() - start
 
 
-class Child:
-    """A bench/swarm.py process, spoken to in JSON lines."""
+class Child(Worker):
+    """A bench/swarm.py process, spoken to in JSON lines (fleet_support.Worker), with the range of
+    boxes it simulates."""
 
     def __init__(self, argv: list[str], log_path: Path, *, first: int = 0, count: int = 0) -> None:
-        self.first, self.count, self.log_path = first, count, log_path
-        with log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                argv, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True
-            )
-        self._events: queue.Queue[dict[str, Any] | None] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
+        super().__init__(argv, log_path)
+        self.first, self.count = first, count
 
     @property
     def pid(self) -> int:
         return self.process.pid
 
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self._events.put(json.loads(line))
-        self._events.put(None)
-
-    def send(self, cmd: dict[str, Any]) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps(cmd) + "\n")
-        self.process.stdin.flush()
-
-    def wait_for(self, event: str, timeout_s: float) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                found = self._events.get(timeout=max(0.01, deadline - time.monotonic()))
-            except queue.Empty:
-                raise SystemExit(
-                    f"status_ingest: no {event!r} from {self.log_path.stem} in {timeout_s:.0f} s"
-                ) from None
-            if found is None:
-                tail = self.log_path.read_text()[-2000:]
-                raise SystemExit(f"status_ingest: {self.log_path.stem} exited:\n{tail}")
-            if found["event"] == event:
-                return found
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            try:
-                self.send({"cmd": "stop"})
-                self.process.wait(10)
-            except (OSError, subprocess.TimeoutExpired):
-                self.process.kill()
-                self.process.wait()
+    def stop(self, timeout_s: float = 10) -> None:
+        super().stop(timeout_s)
 
 
 class Presence:

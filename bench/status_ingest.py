@@ -45,6 +45,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
+from fleet_support import percentile  # noqa: E402
 from ingest_profile import profile_ingest  # noqa: E402
 from ingest_support import (  # noqa: E402
     Child,
@@ -52,7 +53,6 @@ from ingest_support import (  # noqa: E402
     Poller,
     Presence,
     controller_log_summary,
-    percentile,
     sample,
     seed_database,
 )
