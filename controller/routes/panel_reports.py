@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session, col, select
 
@@ -33,6 +33,32 @@ from playlists.wire import WireError
 
 router = APIRouter(include_in_schema=False)
 Text = Annotated[str, Query(max_length=40)]
+
+
+class ReportQuery:
+    """The report pages' filters as the query string gives them (one place for every report route)."""
+
+    def __init__(
+        self,
+        period: Text = "month",
+        day: Text = "",
+        first: Annotated[str, Query(alias="from", max_length=40)] = "",
+        last: Annotated[str, Query(alias="to", max_length=40)] = "",
+        commune: Text = "",
+        category: Text = "",
+        language: Text = "",
+    ) -> None:
+        self.period, self.day, self.first, self.last = period, day, first, last
+        self.commune, self.category, self.language = commune, category, language
+
+    def raw(self, **override: str) -> dict[str, str]:
+        """The keyword arguments of ``_filters`` (``override`` replaces some)."""
+        values = {"kind": self.period, "day": self.day, "first": self.first, "last": self.last}
+        values |= {"commune": self.commune, "category": self.category, "language": self.language}
+        return values | override
+
+
+Asked = Annotated[ReportQuery, Depends()]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -183,27 +209,10 @@ def reports_page(
     login: PanelLogin,
     session: SessionDep,
     services: ServicesDep,
-    period: Text = "month",
-    day: Text = "",
-    first: Annotated[str, Query(alias="from", max_length=40)] = "",
-    last: Annotated[str, Query(alias="to", max_length=40)] = "",
-    commune: Text = "",
-    category: Text = "",
-    language: Text = "",
+    asked: Asked,
 ) -> HTMLResponse:
     user = login[0]
-    context = _context(
-        session,
-        user,
-        services,
-        kind=period,
-        day=day,
-        first=first,
-        last=last,
-        commune=commune,
-        category=category,
-        language=language,
-    )
+    context = _context(session, user, services, **asked.raw())
     now, threshold = utcnow(), float(services.settings.clock_audit_threshold_ms)
     tables = [build(session, user, context["f"], now, threshold) for build in BUILDERS.values()]
     return page(
@@ -218,20 +227,14 @@ def report_export(
     login: PanelLogin,
     session: SessionDep,
     services: ServicesDep,
-    period: Text = "month",
-    day: Text = "",
-    first: Annotated[str, Query(alias="from", max_length=40)] = "",
-    last: Annotated[str, Query(alias="to", max_length=40)] = "",
-    commune: Text = "",
-    category: Text = "",
-    language: Text = "",
+    asked: Asked,
 ) -> Response:
     """One table as CSV or XLSX, with the page's filters."""
     if fmt not in ("csv", "xlsx") or (key not in BUILDERS and key != "broadcasts"):
         raise NotFound(N_("Report not found."))
     user = login[0]
     tz = ZoneInfo(services.settings.timezone)
-    f, _query, _error = _filters(session, user, tz, period, day, first, last, commune, category, language)
+    f, _query, _error = _filters(session, user, tz, **asked.raw())
     table: Table
     if key == "broadcasts":
         table, _keys = broadcasts_table(session, user, f, tz, limit=10_000)
@@ -286,17 +289,11 @@ def broadcasts_page(
     login: PanelLogin,
     session: SessionDep,
     services: ServicesDep,
-    period: Text = "month",
-    day: Text = "",
-    first: Annotated[str, Query(alias="from", max_length=40)] = "",
-    last: Annotated[str, Query(alias="to", max_length=40)] = "",
-    category: Text = "",
+    asked: Asked,
 ) -> HTMLResponse:
     """The reconciliation: each broadcast of the period, its boxes by outcome, its delivery rate."""
     user = login[0]
-    context = _context(
-        session, user, services, kind=period, day=day, first=first, last=last, commune="", category=category
-    )
+    context = _context(session, user, services, **asked.raw(commune="", language=""))
     table, keys = broadcasts_table(session, user, context["f"], context["tz"])
     return page(request, login, "reports_broadcasts.html", table=table, keys=keys, **context)
 
