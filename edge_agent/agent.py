@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 RESEND_INTERVAL_S = 10.0
 STATUS_INTERVAL_S = 60.0
 RESEND_BATCH = 200
+RECEIPT_WINDOW = 50
 HEALTHY_HEARTBEAT_S = 15.0
 SECURITY_REPORTS_PER_HOUR = 30
 WHEEL = "application/zip"
@@ -111,6 +112,7 @@ class Agent:
         clock: Clock,
         clock_offset: ClockOffset,
         resend_interval_s: float = RESEND_INTERVAL_S,
+        receipt_window: int = RECEIPT_WINDOW,
         status_interval_s: float = STATUS_INTERVAL_S,
         releases: Releases | None = None,
         update_confirm_s: float = UPDATE_CONFIRM_S,
@@ -134,6 +136,9 @@ class Agent:
         self._status_interval_s = status_interval_s
         self._next_resend = 0.0
         self._resends = Resends(resend_interval_s)
+        self._receipt_window = receipt_window
+        self._backlog = False  # the last flush stopped at a full window: the next ack sends more
+        self._flushing = threading.Lock()
         self._next_status = 0.0
         self._started = time.monotonic()
         self._security = SecurityReports()
@@ -236,21 +241,33 @@ class Agent:
         self._link.publish(self._topics.status(self.device_id), payload, retain=True)
 
     def flush_outbox(self) -> None:
-        """Publish every unacked receipt not sent within the resend interval (the controller dedupes
-        on device and seq)."""
-        if not self._link.connected:
-            return
-        topic = self._topics.report(self.device_id)
-        next_seq = 1
-        now = time.monotonic()
-        while batch := self._outbox.pending(from_seq=next_seq, limit=RESEND_BATCH):
-            for seq, envelope in batch:
-                next_seq = seq + 1
-                if not self._resends.due(seq, now):
-                    continue
-                if not self._link.publish(topic, envelope):
-                    return
-                self._resends.sent(seq, now)
+        """Publish the unacked receipts not sent within the resend interval (the controller dedupes
+        on device and seq), at most ``receipt_window`` in flight: a backlog of days (a box offline
+        for a week, a whole fleet reconnecting after a broker outage) goes out a window at a time,
+        the next one when the controller's ack comes, instead of flooding the broker's queue for the
+        controller, whose overflow would come back in waves of resends."""
+        if not self._link.connected or not self._flushing.acquire(blocking=False):
+            return  # another thread is flushing now
+        try:
+            self._backlog = False
+            topic = self._topics.report(self.device_id)
+            next_seq = 1
+            now = time.monotonic()
+            in_flight = self._resends.in_flight(now)
+            while batch := self._outbox.pending(from_seq=next_seq, limit=RESEND_BATCH):
+                for seq, envelope in batch:
+                    next_seq = seq + 1
+                    if not self._resends.due(seq, now):
+                        continue
+                    if in_flight >= self._receipt_window:
+                        self._backlog = True
+                        return
+                    if not self._link.publish(topic, envelope):
+                        return
+                    self._resends.sent(seq, now)
+                    in_flight += 1
+        finally:
+            self._flushing.release()
 
     # -- documents ------------------------------------------------------------------------------
 
@@ -313,6 +330,8 @@ class Agent:
             return
         self._outbox.acknowledge(ack.seq)
         self._resends.acknowledged(ack.seq)
+        if self._backlog:
+            self.flush_outbox()  # the window has room again
 
     def _reject(self, kind: str, exc: Rejected, raw: bytes) -> None:
         self.rejected_documents += 1

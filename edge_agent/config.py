@@ -48,6 +48,8 @@ class AgentConfig:
     update_trial_s: a release on trial that has not been kept after this long exits (to be started
         again, and rolled back after three starts; see docs/agent.md, "Updates").
     resend_interval_s: a receipt the controller has not acknowledged is sent again after this long.
+    receipt_window: at most this many receipts are sent and not yet acknowledged at once; a backlog
+        goes out a window at a time, the next when the controller's ack comes.
     """
 
     device_id: str
@@ -74,6 +76,7 @@ class AgentConfig:
     update_confirm_s: int = 60
     update_trial_s: int = 600
     resend_interval_s: int = 10
+    receipt_window: int = 50
 
     @property
     def file_sink_dir(self) -> Path:
@@ -107,6 +110,7 @@ _TYPES: dict[str, type] = {
     "update_confirm_s": int,
     "update_trial_s": int,
     "resend_interval_s": int,
+    "receipt_window": int,
 }
 _PATHS = ("data_dir", "sink_dir", "mqtt_ca_file")
 
@@ -173,8 +177,9 @@ def _check(path: Path, config: AgentConfig) -> None:
         raise ConfigError(f"{path}: key 'volume' must be between 0 and 100")
     if not 0 <= config.reconnect_jitter_s <= 3600:
         raise ConfigError(f"{path}: key 'reconnect_jitter_s' must be between 0 and 3600")
-    if config.media_quota_mb < 1:
-        raise ConfigError(f"{path}: key 'media_quota_mb' must be at least 1")
+    for name in ("media_quota_mb", "resend_interval_s", "receipt_window"):
+        if getattr(config, name) < 1:
+            raise ConfigError(f"{path}: key {name!r} must be at least 1")
     for zone in config.zones:
         if not _ZONE.match(zone):
             raise ConfigError(f"{path}: key 'zones': {zone!r} is not a zone code (letters, digits, - and _)")

@@ -107,6 +107,7 @@ def build_agent(config: AgentConfig, *, clock: Clock) -> tuple[Agent, Outbox]:
         update_confirm_s=config.update_confirm_s,
         update_trial_s=config.update_trial_s,
         resend_interval_s=config.resend_interval_s,
+        receipt_window=config.receipt_window,
     )
     return agent, outbox
 

@@ -13,7 +13,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edge_agent import __version__
+from edge_agent.clock import SystemClock
 from edge_agent.config import AgentConfig, write_config
+from edge_agent.identity import load_or_create_device_key
+from edge_agent.outbox import Outbox
 from loa.mosquitto import Mosquitto
 from playlists.signing import public_key_b64
 from playlists.wire import Status, decode_json
@@ -241,3 +244,36 @@ def test_a_receipt_is_sent_again_only_once_it_has_waited_the_resend_interval(
     count = len(probe.seen)
     time.sleep(2.5)
     assert [m for m in probe.drain()[count:] if m[0] == TOPICS.report(DEVICE_ID)] == []  # acked: quiet
+
+
+def test_a_backlog_goes_out_a_window_at_a_time_clocked_by_the_acks(
+    tmp_path, start_agent, probe_factory, controller
+):
+    """A box back after days offline does not flood the broker's queue for the controller: at most
+    ``receipt_window`` receipts are in flight, and each ack lets the next ones go at once."""
+    data_dir = tmp_path / "box"
+    outbox = Outbox(
+        data_dir / "outbox.db",
+        device_id=DEVICE_ID,
+        private_key=load_or_create_device_key(data_dir),
+        clock=SystemClock(),
+    )
+    for n in range(25):
+        outbox.append(event="failed", reason=f"offline-{n}")
+    outbox.close()
+    probe = probe_factory([TOPICS.report(DEVICE_ID)])
+    agent = start_agent(receipt_window=10, resend_interval_s=60)
+
+    def sent_after(seconds: float) -> list[int]:
+        time.sleep(seconds)
+        return [agent.receipt(payload).seq for _topic, payload in probe.drain()]
+
+    probe.wait_for(lambda topic, _payload: topic == TOPICS.report(DEVICE_ID))
+    assert sent_after(1.5) == list(range(1, 11))  # one window, then it waits for the controller
+    probe.publish(TOPICS.ack(DEVICE_ID), controller.ack(10))
+    assert sent_after(1.5) == list(range(1, 21))  # the ack made room for the next window
+    probe.publish(TOPICS.ack(DEVICE_ID), controller.ack(15))
+    assert sent_after(1.5) == list(range(1, 26))  # five more acked: the last five go
+    probe.publish(TOPICS.ack(DEVICE_ID), controller.ack(25))
+    eventually(lambda: agent.outbox_pending() == 0, what="outbox emptied by the acks")
+    assert sent_after(0.5) == list(range(1, 26))  # each sent once: none waited the resend interval

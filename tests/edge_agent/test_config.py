@@ -107,6 +107,8 @@ def test_missing_required_key_is_named_in_the_error(tmp_path, key):
         ("zones = 'p40'", "'zones' must be a list of strings"),
         ("zones = ['p40/#']", "'zones': 'p40/#' is not a zone code"),
         ("media_quota_mb = 0", "'media_quota_mb' must be at least 1"),
+        ("resend_interval_s = 0", "'resend_interval_s' must be at least 1"),
+        ("receipt_window = 0", "'receipt_window' must be at least 1"),
         ("reconnect_jitter_s = -1", "'reconnect_jitter_s' must be between"),
         ("mqtt_ca_file = 'ca.pem'", "'mqtt_ca_file' needs mqtt_tls = true"),
         ("colour = 'red'", "unknown key 'colour'"),
