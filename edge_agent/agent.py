@@ -17,7 +17,7 @@ from collections.abc import Callable
 from edge_agent import __version__
 from edge_agent.clock import Clock
 from edge_agent.fetch import FetchError, MediaFetcher, Prefetcher
-from edge_agent.health import ClockOffset, cpu_temp_c, disk_free_mb, link_quality
+from edge_agent.health import ClockOffset, Vitals
 from edge_agent.link import MqttLink
 from edge_agent.media import MediaCache
 from edge_agent.outbox import Outbox, Resends
@@ -152,6 +152,7 @@ class Agent:
         self._connected_since: float | None = None
         self._updating = threading.Lock()
         self._status_changed = threading.Event()
+        self._vitals = Vitals(cache.folder, cache.usage_bytes)
         link.subscribe(topics.timeline(device_id), self.handle_timeline)
         link.subscribe(topics.command(device_id), self.handle_command)
         for zone in zones:
@@ -164,6 +165,7 @@ class Agent:
         player.add_listener(self._status_changed.set)
         prefetcher.add_listener(self._status_changed.set)
         prefetcher.add_listener(player.wake)
+        prefetcher.add_listener(self._vitals.expire)  # media came or went: the cache's size changed
 
     def start(self) -> None:
         """Close what a crash left open, adopt the stored timeline, start playing, then connect."""
@@ -209,6 +211,8 @@ class Agent:
     def status(self) -> Status:
         """The health snapshot published (retained) while the box is online."""
         timeline = self._player.timeline
+        vitals = self._vitals.read()
+        pending, first_pending = self._outbox.backlog()
         return Status(
             device_id=self.device_id,
             state="online",
@@ -217,18 +221,18 @@ class Agent:
             timeline_version=timeline.version if timeline is not None else None,
             playing_item_id=self._player.playing_item_id,
             missing_media=self._prefetcher.missing(),
-            outbox_pending=self._outbox.pending_count(),
-            outbox_first_seq=self._outbox.first_pending_seq(),
+            outbox_pending=pending,
+            outbox_first_seq=first_pending,
             rejected_documents=self.rejected_documents,
             uptime_s=int(time.monotonic() - self._started),
-            disk_free_mb=disk_free_mb(self._cache.folder),
-            cache_mb=round(self._cache.usage_bytes() / (1024 * 1024), 2),
+            disk_free_mb=vitals.disk_free_mb,
+            cache_mb=round(vitals.cache_bytes / (1024 * 1024), 2),
             media_quota_mb=(self._cache.quota_bytes or 0) // (1024 * 1024) or None,
-            cpu_temp_c=cpu_temp_c(),
+            cpu_temp_c=vitals.cpu_temp_c,
             clock_offset_ms=self._clock_offset.value_ms,
             clock_sane=self._player.clock_sane,
             clock_jump_ms=self._player.last_clock_jump_ms,
-            link_quality=link_quality(),
+            link_quality=vitals.link_quality,
             volume=self._volumes.volume,
         )
 

@@ -14,6 +14,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,7 @@ WIRELESS = Path("/proc/net/wireless")
 WIRELESS_MAX_QUALITY = 70  # the scale of mac80211 drivers and the Pi's brcmfmac (iwconfig: "58/70")
 NTP_EPOCH_OFFSET_S = 2_208_988_800  # 1900-01-01 to 1970-01-01
 OFFSET_INTERVAL_S = 600.0
+VITALS_MAX_AGE_S = 10.0
 
 
 def cpu_temp_c(root: Path = THERMAL_ROOT) -> float | None:
@@ -68,6 +70,56 @@ def disk_free_mb(path: Path) -> int | None:
         return shutil.disk_usage(path).free // (1024 * 1024)
     except OSError:
         return None
+
+
+@dataclass(frozen=True)
+class VitalSigns:
+    disk_free_mb: int | None
+    cache_bytes: int
+    cpu_temp_c: float | None
+    link_quality: int | None
+
+
+class Vitals:
+    """The box's slow-changing readings, read again at most every ``max_age_s``.
+
+    A status goes out on every change (each item that starts or ends, a refusal), and several a
+    second during an emergency: walking the media folder and reading sysfs each time would cost more
+    than the rest of the status. ``expire`` forces a fresh reading (the media cache changed).
+    """
+
+    def __init__(
+        self,
+        media_folder: Path,
+        cache_bytes: Callable[[], int],
+        *,
+        max_age_s: float = VITALS_MAX_AGE_S,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._folder = media_folder
+        self._cache_bytes = cache_bytes
+        self._max_age_s = max_age_s
+        self._monotonic = monotonic
+        self._read_at: float | None = None
+        self._signs: VitalSigns | None = None
+        self._lock = threading.Lock()
+
+    def read(self) -> VitalSigns:
+        with self._lock:
+            now = self._monotonic()
+            if self._signs is None or self._read_at is None or now - self._read_at >= self._max_age_s:
+                self._signs = VitalSigns(
+                    disk_free_mb=disk_free_mb(self._folder),
+                    cache_bytes=self._cache_bytes(),
+                    cpu_temp_c=cpu_temp_c(),
+                    link_quality=link_quality(),
+                )
+                self._read_at = now
+            return self._signs
+
+    def expire(self) -> None:
+        with self._lock:
+            self._read_at = None
 
 
 def chrony_offset_ms(csv_line: str) -> float | None:

@@ -224,16 +224,18 @@ class Outbox:
             ).fetchall()
         return [(int(seq), bytes(envelope)) for seq, envelope in rows]
 
-    def pending_count(self) -> int:
+    def backlog(self) -> tuple[int, int | None]:
+        """``(pending_count(), first_pending_seq())`` in one query (for the status)."""
         with self._lock:
-            (count,) = self._db.execute("SELECT COUNT(*) FROM receipts").fetchone()
-        return int(count)
+            count, first = self._db.execute("SELECT COUNT(*), MIN(seq) FROM receipts").fetchone()
+        return int(count), int(first) if first is not None else None
+
+    def pending_count(self) -> int:
+        return self.backlog()[0]
 
     def first_pending_seq(self) -> int | None:
         """The lowest seq not yet acknowledged (None: all are); everything below it was deleted on ack."""
-        with self._lock:
-            (seq,) = self._db.execute("SELECT MIN(seq) FROM receipts").fetchone()
-        return int(seq) if seq is not None else None
+        return self.backlog()[1]
 
     def last_seq(self) -> int:
         """The highest seq ever assigned (0 before the first receipt)."""

@@ -14,6 +14,7 @@ import pytest
 from edge_agent.health import (
     NTP_EPOCH_OFFSET_S,
     ClockOffset,
+    Vitals,
     chrony_offset_ms,
     cpu_temp_c,
     link_quality,
@@ -42,6 +43,22 @@ def test_cpu_temperature_prefers_the_cpu_zone(tmp_path):
 
 def test_cpu_temperature_is_none_without_thermal_zones(tmp_path):
     assert cpu_temp_c(tmp_path / "absent") is None
+
+
+def test_vitals_are_read_again_only_when_old_or_expired(tmp_path):
+    """A status on every change reuses the readings for ``max_age_s``; a changed cache expires them."""
+    now = [100.0]
+    sizes = iter([1_000, 2_000, 3_000])
+    vitals = Vitals(tmp_path, lambda: next(sizes), max_age_s=10, monotonic=lambda: now[0])
+
+    first = vitals.read()
+    assert first.cache_bytes == 1_000 and first.disk_free_mb is not None and first.disk_free_mb > 0
+    now[0] += 9.9
+    assert vitals.read() is first  # young enough: nothing read
+    now[0] += 0.1
+    assert vitals.read().cache_bytes == 2_000  # ten seconds old: read again
+    vitals.expire()
+    assert vitals.read().cache_bytes == 3_000  # the cache changed: read at once
 
 
 def test_link_quality_is_the_wireless_quality_in_percent(tmp_path):
