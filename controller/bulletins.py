@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
-from controller import audit_log, chimes
+from controller import audit_log, chimes, media_grants
 from controller.auth import PERMISSIONS, can_touch_zone, commune_ids, require
 from controller.errors import Conflict, Forbidden, InvalidInput, NotFound
 from controller.i18n import N_, decimal
@@ -359,7 +359,7 @@ def _spoken_text(bulletin: Bulletin) -> str:
 
 def _render(session: Session, bulletin: Bulletin, renderer: Renderer) -> Media:
     speech = speech_of(bulletin)
-    return renderer.render_text(
+    media = renderer.render_text(
         session,
         text=_spoken_text(bulletin),
         accent=speech.accent,
@@ -367,6 +367,8 @@ def _render(session: Session, bulletin: Bulletin, renderer: Renderer) -> Media:
         voice=speech.voice,
         chimes=chimes.files_for(session, zone_id=bulletin.commune_id, store=renderer.store),
     )
+    media_grants.grant(session, sha256=media.sha256, commune_id=bulletin.commune_id)
+    return media
 
 
 def attach_recording(
@@ -381,6 +383,7 @@ def attach_recording(
         path=path,
         chimes=chimes.files_for(session, zone_id=bulletin.commune_id, store=renderer.store),
     )
+    media_grants.grant(session, sha256=media.sha256, commune_id=bulletin.commune_id)
     number = _next_version(session, bulletin)
     bulletin.recording_sha256 = media.sha256
     bulletin.updated_at = utcnow()

@@ -645,3 +645,13 @@ class ZoneChime(SQLModel, table=True):
     duration_ms: int
     uploaded_by: int = Field(foreign_key="user.id")
     uploaded_at: datetime = Field(default_factory=utcnow)
+
+
+class MediaGrant(SQLModel, table=True):
+    """A commune whose people may hear a stored audio file: its bulletins' speech and recordings
+    (controller/media_grants.py). Media are shared by hash across communes; a commune's user gets
+    only those granted to one of theirs, the province's every one."""
+
+    sha256: str = Field(primary_key=True, max_length=64)
+    commune_id: int = Field(foreign_key="zone.id", primary_key=True, index=True)
+    granted_at: datetime = Field(default_factory=utcnow)

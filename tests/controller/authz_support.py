@@ -170,7 +170,9 @@ def build(world: World) -> Matrix:
 
     approved = (
         approved_bulletin(world),
-        approved_bulletin(world, editor="editor_b", approver="approver_b", commune=b),
+        approved_bulletin(
+            world, editor="editor_b", approver="approver_b", commune=b, body="Thông báo của xã B."
+        ),
     )
 
     def each(make: Callable[[dict[str, str], int, int, int], Any]) -> tuple[Any, Any]:

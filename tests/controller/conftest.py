@@ -125,13 +125,18 @@ def world(tmp_path: Path) -> Iterator[World]:
 
 
 def approved_bulletin(
-    world: World, *, editor: str = "editor_a", approver: str = "approver_a", commune: int | None = None
+    world: World,
+    *,
+    editor: str = "editor_a",
+    approver: str = "approver_a",
+    commune: int | None = None,
+    body: str = "Kính thưa bà con.",
 ) -> dict[str, object]:
     """Create, submit and approve a bulletin through the API; returns its JSON."""
     ed, ap = world.token(editor), world.token(approver)
     created = world.client.post(
         "/api/v1/bulletins",
-        json={"commune_id": commune or world.commune_a, "title": "Tiêm phòng", "body": "Kính thưa bà con."},
+        json={"commune_id": commune or world.commune_a, "title": "Tiêm phòng", "body": body},
         headers=ed,
     )
     assert created.status_code == 201, created.text

@@ -107,7 +107,7 @@ EXPECT: dict[str, Expect] = {
     "GET /": Expect(LOGGED_IN),
     "GET /home/_playing": Expect(LOGGED_IN),
     "POST /logout": Expect(LOGGED_IN, lands_on_login=True),
-    "GET /media/{sha256}": Expect(LOGGED_IN, ids={"sha256": "media"}),
+    "GET /media/{sha256}": Expect(LOGGED_IN, scope="path", ids={"sha256": "media"}),
     "GET /api/v1/zones": Expect(LOGGED_IN),
     "GET /api/v1/emergencies": Expect(LOGGED_IN),
     "GET /api/v1/lexicon": Expect(LOGGED_IN),

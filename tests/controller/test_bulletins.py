@@ -44,6 +44,52 @@ def test_media_refuses_missing_or_wrong_token(world: World) -> None:
     assert bad.status_code == 404
 
 
+def test_a_commune_s_users_hear_only_their_communes_audio(world: World) -> None:
+    """Another commune's audio is not found for a commune's user (its hash may be seen in a link or a
+    log); the province's users and the boxes fetch any; the same audio made for both is both's."""
+    own = str(approved_bulletin(world)["media_sha256"])
+    other = str(
+        approved_bulletin(
+            world, editor="editor_b", approver="approver_b", commune=world.commune_b, body="Xã B họp dân."
+        )["media_sha256"]
+    )
+    assert own != other
+
+    def status(who: str, sha: str) -> int:
+        return world.client.get(f"/media/{sha}", headers=world.token(who)).status_code
+
+    assert (status("editor_a", own), status("approver_a", own)) == (200, 200)
+    assert (status("editor_a", other), status("approver_a", other)) == (404, 404)
+    assert status("editor_b", own) == 404
+    assert (status("admin", own), status("auditor", other)) == (200, 200)
+    box = {"Authorization": f"Bearer {world.device_tokens['box-a1']}"}
+    assert world.client.get(f"/media/{other}", headers=box).status_code == 200
+
+    # A draft's preview is heard in its commune at once; the same text in commune B makes the same
+    # audio, which B's people may then hear too.
+    ed_a = world.token("editor_a")
+    draft = world.client.post(
+        "/api/v1/bulletins",
+        json={"commune_id": world.commune_a, "title": "Họp", "body": "Họp thôn."},
+        headers=ed_a,
+    ).json()["id"]
+    preview = world.client.post(f"/api/v1/bulletins/{draft}/preview", headers=ed_a)
+    assert preview.status_code == 200, preview.text
+    heard = preview.json()["media_sha256"]
+    assert world.client.get(preview.json()["url"], headers=ed_a).status_code == 200
+    assert status("editor_b", heard) == 404
+    ed_b = world.token("editor_b")
+    twin = world.client.post(
+        "/api/v1/bulletins",
+        json={"commune_id": world.commune_b, "title": "Họp", "body": "Họp thôn."},
+        headers=ed_b,
+    ).json()["id"]
+    assert (
+        world.client.post(f"/api/v1/bulletins/{twin}/preview", headers=ed_b).json()["media_sha256"] == heard
+    )
+    assert status("editor_b", heard) == 200
+
+
 def test_editor_cannot_approve_and_approver_cannot_write(world: World) -> None:
     ed, ap = world.token("editor_a"), world.token("approver_a")
     bid = world.client.post(

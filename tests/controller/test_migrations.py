@@ -67,3 +67,60 @@ def test_the_migrations_make_exactly_the_schema_of_the_models(tmp_path: Path) ->
     engine.dispose()
     # APScheduler's table is made by migration but belongs to no model.
     assert [d for d in diff if "apscheduler_jobs" not in str(d)] == []
+
+
+def test_upgrade_grants_each_bulletin_s_audio_to_its_commune(tmp_path: Path) -> None:
+    """0014: the audio bulletins use already (approved speech, recordings, past versions' recordings)
+    stays audible to their communes' users; nothing else is granted."""
+    url = database_url(tmp_path)
+    migrate(url, "0013")
+    engine = create_engine(url)
+    sha = {name: name * 64 for name in "abcde"}
+    with engine.begin() as db:
+        for zone_id in (1, 2):
+            db.execute(
+                text("INSERT INTO zone (id, code, name, kind) VALUES (:i, :c, :n, 'commune')"),
+                {"i": zone_id, "c": f"w{zone_id}", "n": f"Xã {zone_id}"},
+            )
+        db.execute(
+            text(
+                'INSERT INTO "user" (id, username, full_name, password_hash, role, is_active, created_at) '
+                "VALUES (1, 'u', 'U', 'x', 'editor', true, '2026-11-29 00:00:00')"
+            )
+        )
+        for digest in sha.values():
+            db.execute(
+                text(
+                    "INSERT INTO media (sha256, bytes, duration_ms, mime, created_at)"
+                    " VALUES (:s, 1, 1, 'audio/mpeg', '2026-11-29 00:00:00')"
+                ),
+                {"s": digest},
+            )
+        for bulletin_id, commune, media, recording in (
+            (1, 1, sha["a"], None),
+            (2, 2, sha["b"], sha["b"]),
+            (3, 2, None, None),
+        ):
+            db.execute(
+                text(
+                    "INSERT INTO bulletin (id, commune_id, title, body, category, language, engine, accent,"
+                    " speed, status, author_id, media_sha256, recording_sha256, created_at, updated_at)"
+                    " VALUES (:i, :c, 'T', 'B', 'legal', 'vi', 'espeak-ng', 'central', 150, 'draft', 1,"
+                    " :m, :r, '2026-11-29 00:00:00', '2026-11-29 00:00:00')"
+                ),
+                {"i": bulletin_id, "c": commune, "m": media, "r": recording},
+            )
+        db.execute(
+            text(
+                "INSERT INTO bulletinversion (bulletin_id, number, title, body, category, language, engine,"
+                " accent, speed, recording_sha256, text_sha256, author_id, created_at)"
+                " VALUES (3, 1, 'T', 'B', 'legal', 'vi', 'espeak-ng', 'central', 150, :r, 'x', 1,"
+                " '2026-11-29 00:00:00')"
+            ),
+            {"r": sha["c"]},
+        )
+    migrate(url)
+    with engine.connect() as db:
+        grants = set(db.execute(text("SELECT sha256, commune_id FROM mediagrant")).all())
+    assert grants == {(sha["a"], 1), (sha["b"], 2), (sha["c"], 2)}  # d and e: nobody's yet
+    engine.dispose()
