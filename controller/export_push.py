@@ -20,10 +20,10 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlalchemy import Engine, delete
+from sqlmodel import Session, col
 
 from controller.export_api import KINDS, SCHEMA_VERSION, read_page
 from controller.models import ExportCursor, ExportDelivery, utcnow
@@ -75,15 +75,23 @@ class ExportPush:
     attempts: int = 4
     backoff_s: float = 2.0  # waits 2, 4, 8 s between attempts
     timeout_s: float = 30.0
+    keep_deliveries: timedelta = timedelta(days=90)
     sleep: Callable[[float], None] = time.sleep
     now: Callable[[], datetime] = utcnow
 
     @classmethod
     def from_settings(cls, engine: Engine, settings: Settings) -> ExportPush:
-        return cls(engine, settings.export_push_url, settings.export_push_secret)
+        return cls(
+            engine,
+            settings.export_push_url,
+            settings.export_push_secret,
+            keep_deliveries=timedelta(days=settings.export_delivery_keep_days),
+        )
 
     def run(self) -> PushReport:
-        """Deliver what is new in every feed; stop at the first page that cannot be delivered."""
+        """Deliver what is new in every feed; stop at the first page that cannot be delivered. The
+        record of deliveries older than ``keep_deliveries`` goes first (one row a page, every run)."""
+        self.prune()
         report = PushReport()
         for kind in KINDS:
             report.delivered[kind] = 0
@@ -98,6 +106,17 @@ class ExportPush:
                 if not more:
                     break
         return report
+
+    def prune(self) -> int:
+        """Delete the records of deliveries older than ``keep_deliveries``; returns how many."""
+        with Session(self.engine) as session:
+            result = session.exec(
+                delete(ExportDelivery).where(
+                    col(ExportDelivery.started_at) < self.now() - self.keep_deliveries
+                )
+            )
+            session.commit()
+        return int(result.rowcount or 0)
 
     def _push_page(self, kind: str) -> tuple[int, bool]:
         now = self.now()

@@ -235,6 +235,9 @@ class Settings(BaseSettings):
         description="Shared secret of the X-Loa-Signature header (HMAC-SHA256 of the body) on each push; "
         "required with LOA_EXPORT_PUSH_URL",
     )
+    export_delivery_keep_days: int = Field(
+        default=90, ge=1, description="Records of export deliveries older than this are deleted"
+    )
     device_command_ttl_seconds: int = Field(
         default=300,
         ge=10,

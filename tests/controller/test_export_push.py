@@ -163,6 +163,30 @@ def _last_delivery_id(world: World) -> str:
     return row.delivery_id
 
 
+def test_the_record_of_old_deliveries_is_pruned_each_run(world: World, receiver: Receiver) -> None:
+    """One row a page and run would grow for ever: rows older than ``keep_deliveries`` go."""
+    now = utcnow()
+    with world.session() as session:
+        for age_days in (200, 91, 89):
+            session.add(
+                ExportDelivery(
+                    delivery_id=f"old-{age_days}",
+                    kind="bulletins",
+                    cursor_to="x",
+                    status="delivered",
+                    started_at=now - timedelta(days=age_days),
+                )
+            )
+        session.commit()
+    push = _push(world, receiver, [])
+    push.now = lambda: now
+    push.run()
+    with world.session() as session:
+        kept = {d.delivery_id for d in session.exec(select(ExportDelivery)).all()}
+    assert "old-89" in kept and not kept & {"old-91", "old-200"}
+    assert push.prune() == 0  # nothing more to delete
+
+
 def test_a_push_url_needs_a_secret(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="LOA_EXPORT_PUSH_SECRET"):
         Settings(data_dir=tmp_path, export_push_url="http://127.0.0.1:9/loa")
