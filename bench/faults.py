@@ -27,7 +27,7 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -150,12 +150,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", choices=sorted(SIZES), default="ci")
     parser.add_argument("--only", default=",".join(SCENARIOS), help="comma-separated: soak,offline,hijack")
+    parser.add_argument("--boxes", type=int, help="boxes, instead of the size's number")
     parser.add_argument("--keep", type=Path, help="build the fleets here and keep their folders and logs")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "faults.json")
     args = parser.parse_args(argv)
     exit_on_sigterm()
     chosen = [name for name in args.only.split(",") if name]
     sizes = SIZES[args.size]
+    if args.boxes:
+        sizes = {name: replace(size, boxes=args.boxes) for name, size in sizes.items()}
     raise_file_limit(max(getattr(sizes[name], "boxes", 0) for name in chosen) + 1000)
     work = args.keep or Path(tempfile.mkdtemp(prefix="loa-faults-"))
     work.mkdir(parents=True, exist_ok=True)
