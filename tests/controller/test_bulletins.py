@@ -67,27 +67,22 @@ def test_a_commune_s_users_hear_only_their_communes_audio(world: World) -> None:
 
     # A draft's preview is heard in its commune at once; the same text in commune B makes the same
     # audio, which B's people may then hear too.
-    ed_a = world.token("editor_a")
-    draft = world.client.post(
-        "/api/v1/bulletins",
-        json={"commune_id": world.commune_a, "title": "Họp", "body": "Họp thôn."},
-        headers=ed_a,
-    ).json()["id"]
-    preview = world.client.post(f"/api/v1/bulletins/{draft}/preview", headers=ed_a)
-    assert preview.status_code == 200, preview.text
-    heard = preview.json()["media_sha256"]
-    assert world.client.get(preview.json()["url"], headers=ed_a).status_code == 200
-    assert status("editor_b", heard) == 404
-    ed_b = world.token("editor_b")
-    twin = world.client.post(
-        "/api/v1/bulletins",
-        json={"commune_id": world.commune_b, "title": "Họp", "body": "Họp thôn."},
-        headers=ed_b,
-    ).json()["id"]
-    assert (
-        world.client.post(f"/api/v1/bulletins/{twin}/preview", headers=ed_b).json()["media_sha256"] == heard
-    )
-    assert status("editor_b", heard) == 200
+    def preview(editor: str, commune: int) -> dict[str, str]:
+        headers = world.token(editor)
+        draft = world.client.post(
+            "/api/v1/bulletins",
+            json={"commune_id": commune, "title": "Họp", "body": "Họp thôn."},
+            headers=headers,
+        ).json()["id"]
+        made = world.client.post(f"/api/v1/bulletins/{draft}/preview", headers=headers)
+        assert made.status_code == 200, made.text
+        return dict(made.json())
+
+    heard = preview("editor_a", world.commune_a)
+    assert world.client.get(heard["url"], headers=world.token("editor_a")).status_code == 200
+    assert status("editor_b", heard["media_sha256"]) == 404
+    assert preview("editor_b", world.commune_b)["media_sha256"] == heard["media_sha256"]
+    assert status("editor_b", heard["media_sha256"]) == 200
 
 
 def test_editor_cannot_approve_and_approver_cannot_write(world: World) -> None:
