@@ -2,7 +2,7 @@
 
 A command is stored as a ``DeviceCommand`` in state ``sent``, signed and published on the box's command
 topic. The box answers with a ``command_done`` receipt (or ``failed`` with a reason) carrying the
-command id; ``record_outcome`` marks the command. A box ignores a command after its ``expires_at``,
+command id; ``record_outcomes`` marks the command. A box ignores a command after its ``expires_at``,
 so one still ``sent`` after that instant is shown as expired: the box never confirmed it.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -211,20 +212,48 @@ def recent_commands(session: Session, *, device_id: str, limit: int = 20) -> Seq
     ).all()
 
 
-def record_outcome(
-    session: Session, *, device_id: str, command_id: str, event: str, reason: str | None, at: datetime
-) -> bool:
-    """Mark the box's command done or failed from its receipt; False if it is not one of ours
-    (zone commands of emergencies) or already marked. Committed by the caller."""
-    if event not in ("command_done", "failed"):
-        return False
-    result = session.exec(
-        update(DeviceCommand)
-        .where(
-            col(DeviceCommand.id) == command_id,
-            col(DeviceCommand.device_id) == device_id,
-            col(DeviceCommand.state) == "sent",
+@dataclass(frozen=True)
+class Outcome:
+    """What a box's receipt says of a command: done or failed (``event``), why, and when."""
+
+    device_id: str
+    command_id: str
+    event: str
+    reason: str | None
+    at: datetime
+
+
+def record_outcomes(session: Session, outcomes: Sequence[Outcome]) -> int:
+    """Mark the boxes' commands done or failed from a batch of receipts; returns how many changed.
+
+    Most receipts that name a command are not about one of ours (an emergency's zone command, whose
+    started and completed receipts name it too): one query finds ours among the batch, and only
+    those are updated. A command already marked stays as it is. Committed by the caller."""
+    final = [o for o in outcomes if o.event in ("command_done", "failed")]
+    if not final:
+        return 0
+    ids = {o.command_id for o in final}
+    ours = {
+        (device_id, command_id)
+        for command_id, device_id in session.exec(
+            select(DeviceCommand.id, DeviceCommand.device_id).where(
+                col(DeviceCommand.id).in_(ids), col(DeviceCommand.state) == "sent"
+            )
         )
-        .values(state="done" if event == "command_done" else "failed", reason=reason, done_at=at)
-    )
-    return bool(result.rowcount)
+    }
+    changed = 0
+    for outcome in final:
+        if (outcome.device_id, outcome.command_id) not in ours:
+            continue
+        ours.discard((outcome.device_id, outcome.command_id))  # the first receipt decides
+        session.exec(
+            update(DeviceCommand)
+            .where(col(DeviceCommand.id) == outcome.command_id, col(DeviceCommand.state) == "sent")
+            .values(
+                state="done" if outcome.event == "command_done" else "failed",
+                reason=outcome.reason,
+                done_at=outcome.at,
+            )
+        )
+        changed += 1
+    return changed

@@ -86,19 +86,15 @@ def store_reports(engine: Engine, reports: Sequence[Report]) -> list[Outcome]:
     """Verify and store receipts in arrival order, in one transaction; an outcome per report."""
     with Session(engine) as session:
         docs = _verified(session, reports)
+        outcomes: list[commands.Outcome] = []
         for index in _not_stored(session, docs):
             doc = docs[index]
             assert doc is not None
             append_receipt(session, Receipt(**row_fields(doc), envelope=reports[index][1].decode()))
-            if doc.command_id:  # the outcome of a command from the panel or the API
-                commands.record_outcome(
-                    session,
-                    device_id=doc.device_id,
-                    command_id=doc.command_id,
-                    event=doc.event,
-                    reason=doc.reason,
-                    at=_at(doc.recorded_at_ms) or utcnow(),
-                )
+            if doc.command_id:  # maybe the outcome of a command from the panel or the API
+                at = _at(doc.recorded_at_ms) or utcnow()
+                outcomes.append(commands.Outcome(doc.device_id, doc.command_id, doc.event, doc.reason, at))
+        commands.record_outcomes(session, outcomes)
         try:
             session.commit()
         except IntegrityError:
