@@ -71,8 +71,7 @@ def seed_world(settings: Any, *, boxes: int, box_root: Path, schedules: bool, de
     from controller.db import make_engine, migrate
     from controller.models import Bulletin, Media, User, Zone
     from controller.seed import add_user, add_village, load_province
-    from edge_agent.config import AgentConfig, write_config
-    from edge_agent.identity import load_or_create_device_key
+    from loa.demo import enrol_box
     from playlists.signing import load_or_create_private_key, public_key_b64
 
     seconds: dict[str, float] = {}
@@ -144,7 +143,6 @@ def seed_world(settings: Any, *, boxes: int, box_root: Path, schedules: bool, de
             c, k = index % len(communes), index // len(communes)
             name = device_id(index)
             folder = box_root / "boxes" / name
-            key = load_or_create_device_key(folder)
             _device, code = registry.register_box(
                 session,
                 user=admin,
@@ -153,28 +151,7 @@ def seed_world(settings: Any, *, boxes: int, box_root: Path, schedules: bool, de
                 zone_id=villages[(c, k // VILLAGE_SIZE)].id or 0,
                 code_hours=24,
             )
-            creds = registry.enroll(
-                session,
-                code=code,
-                public_key=public_key_b64(key.public_key()),
-                settings=settings,
-                controller_key=controller_key,
-            )
-            write_config(
-                folder / "agent.toml",
-                AgentConfig(
-                    device_id=name,
-                    controller_url=creds.media_base_url,
-                    media_token=creds.media_token,
-                    controller_public_key=creds.controller_public_key,
-                    mqtt_host=creds.mqtt_host,
-                    mqtt_port=creds.mqtt_port,
-                    mqtt_username=creds.mqtt_username,
-                    mqtt_password=creds.mqtt_password,
-                    data_dir=folder,
-                    zones=creds.zones,
-                ),
-            )
+            enrol_box(session, code=code, folder=folder, settings=settings, controller_key=controller_key)
             (folder / "media").mkdir(exist_ok=True)
             for item in media:  # placed beforehand: the fleet fetches nothing
                 os.link(shared / item["sha256"], folder / "media" / item["sha256"])

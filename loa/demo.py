@@ -12,7 +12,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, select
 
@@ -45,6 +45,45 @@ class DemoBox:
     sink_dir: Path
 
 
+def enrol_box(
+    session: Session, *, code: str, folder: Path, settings: Settings, controller_key: str, **local: Any
+) -> Path:
+    """Enrol the box whose folder is ``folder`` the way a real one does (its own Ed25519 key made
+    there, the one-time ``code`` traded for its credentials) and write its agent.toml from what
+    enrolment returned, with ``local`` settings (sink, …); returns the config's path."""
+    from controller import registry
+    from edge_agent.config import AgentConfig, write_config
+    from edge_agent.identity import load_or_create_device_key
+    from playlists.signing import public_key_b64
+
+    key = load_or_create_device_key(folder)
+    creds = registry.enroll(
+        session,
+        code=code,
+        public_key=public_key_b64(key.public_key()),
+        settings=settings,
+        controller_key=controller_key,
+    )
+    config_path = folder / "agent.toml"
+    write_config(
+        config_path,
+        AgentConfig(
+            device_id=creds.device_id,
+            controller_url=creds.media_base_url,
+            media_token=creds.media_token,
+            controller_public_key=creds.controller_public_key,
+            mqtt_host=creds.mqtt_host,
+            mqtt_port=creds.mqtt_port,
+            mqtt_username=creds.mqtt_username,
+            mqtt_password=creds.mqtt_password,
+            data_dir=folder,
+            zones=creds.zones,
+            **local,
+        ),
+    )
+    return config_path
+
+
 def seed_demo(settings: Settings, *, agents_root: Path, boxes: int) -> list[DemoBox]:
     """Province, one commune with two villages, the demo users and ``boxes`` boxes registered and
     enrolled the way real ones are (one-time code, the box's own key, its own broker account)."""
@@ -52,8 +91,6 @@ def seed_demo(settings: Settings, *, agents_root: Path, boxes: int) -> list[Demo
     from controller.db import make_engine
     from controller.models import Device, User, Zone
     from controller.seed import add_user, add_village, load_province
-    from edge_agent.config import AgentConfig, write_config
-    from edge_agent.identity import load_or_create_device_key
     from playlists.signing import load_or_create_private_key, public_key_b64
 
     engine = make_engine(settings.resolved_database_url)
@@ -96,31 +133,14 @@ def seed_demo(settings: Settings, *, agents_root: Path, boxes: int) -> list[Demo
                 )
             else:  # --keep: enrol the same box again, which rotates its credentials
                 code = registry.new_code(session, user=admin, device_id=device_id, code_hours=1)
-            key = load_or_create_device_key(folder)
-            creds = registry.enroll(
+            config_path = enrol_box(
                 session,
                 code=code,
-                public_key=public_key_b64(key.public_key()),
+                folder=folder,
                 settings=settings,
                 controller_key=controller_key,
-            )
-            config_path = folder / "agent.toml"
-            write_config(
-                config_path,
-                AgentConfig(
-                    device_id=device_id,
-                    controller_url=creds.media_base_url,
-                    media_token=creds.media_token,
-                    controller_public_key=creds.controller_public_key,
-                    mqtt_host=creds.mqtt_host,
-                    mqtt_port=creds.mqtt_port,
-                    mqtt_username=creds.mqtt_username,
-                    mqtt_password=creds.mqtt_password,
-                    data_dir=folder,
-                    sink="file",
-                    sink_dir=folder / "sink",
-                    zones=creds.zones,
-                ),
+                sink="file",
+                sink_dir=folder / "sink",
             )
             result.append(DemoBox(device_id, config_path, folder / "sink"))
         registry.BrokerSync(settings).apply(session)
