@@ -16,7 +16,7 @@ from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
 
 from audio import MediaStore, ProcessingSettings, RenderCache, get_engine
-from controller import auth, bulletins, checkpoints, devices, health, i18n, receipts, schedules
+from controller import auth, bulletins, checkpoints, devices, health, i18n, library_text, receipts, schedules
 from controller.alerts import STATE_LABELS as DEVICE_STATE_LABELS
 from controller.alerts import AlertRules
 from controller.asrun import OUTCOMES
@@ -175,6 +175,7 @@ def make_templates(settings: Settings) -> Jinja2Templates:
 
     templates.env.filters["vn_datetime"] = vn_datetime
     templates.env.filters["ms_datetime"] = ms_datetime
+    templates.env.filters["library_text"] = library_text.words
     templates.env.globals.update(  # labels are message ids: templates show them through _()
         categories=bulletins.CATEGORIES,
         statuses=bulletins.STATUS_NAMES,

@@ -11,6 +11,7 @@ from controller import audit_log
 from controller.auth import can_touch_zone, commune_ids, require
 from controller.errors import Forbidden, InvalidInput, NotFound
 from controller.i18n import N_
+from controller.library_text import invalid_input
 from controller.models import (
     Bulletin,
     Device,
@@ -58,7 +59,7 @@ def create_playlist(
     try:
         expand(tuple(entries), playlists=catalogue.playlists, bulletins=visible, chimes=catalogue.chimes)
     except PlaylistError as exc:
-        raise InvalidInput(str(exc), field="entries") from exc
+        raise invalid_input(exc, field="entries") from exc
     playlist = Playlist(
         name=name.strip()[:200],
         commune_id=commune_id,

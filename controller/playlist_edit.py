@@ -17,6 +17,7 @@ from controller import audit_log
 from controller.auth import commune_ids, require
 from controller.errors import Forbidden, InvalidInput, NotFound
 from controller.i18n import N_, gettext
+from controller.library_text import invalid_input, words
 from controller.models import Bulletin, Media, Playlist, Schedule, User, Zone
 from controller.schedules import Catalogue
 from playlists.playlist import PlaylistEntry, PlaylistError, expand, total_duration_ms
@@ -110,7 +111,7 @@ def check_entries(
     try:
         expand(top, playlists=playlists, bulletins=visible, chimes=catalogue.chimes)
     except PlaylistError as exc:
-        raise InvalidInput(str(exc), field="entries") from exc
+        raise invalid_input(exc, field="entries") from exc
 
 
 def update_playlist(
@@ -206,7 +207,7 @@ def entry_rows(session: Session, entries: Sequence[PlaylistEntry]) -> list[Entry
                 )
             )
         except PlaylistError as exc:
-            duration, problem = None, str(exc)
+            duration, problem = None, words(exc.text)
         if entry.kind == "bulletin":
             bulletin = titles.get(entry.bulletin_id)
             label = bulletin.title if bulletin else gettext("Bulletin no. %(id)s", id=entry.bulletin_id)

@@ -18,7 +18,8 @@ from sqlmodel import Session, col, select
 from controller import audit_log
 from controller.auth import can_touch_zone, commune_ids, require
 from controller.errors import Forbidden, InvalidInput, NotFound
-from controller.i18n import N_, gettext
+from controller.i18n import N_, gettext, use_language
+from controller.library_text import invalid_input, words
 from controller.models import Bulletin, Device, DeviceGroup, Media, Playlist, Schedule, User, Zone, utcnow
 from controller.schedule_words import describe_rule
 from controller.targets import ZoneIndex
@@ -61,7 +62,7 @@ class SaveReport:
                 "start": at.isoformat(),
                 "reason": c.reason,
                 "other_schedule_id": c.winner_schedule_id,
-                "message": c.message,
+                "message": words(c.text),
             }
 
         return {
@@ -266,7 +267,7 @@ def plan_schedule(
     try:
         catalogue.segments(bulletin_id=bulletin_id, playlist_id=playlist_id)
     except PlaylistError as exc:
-        raise InvalidInput(str(exc), field="bulletin_id") from exc
+        raise invalid_input(exc, field="bulletin_id") from exc
     if bulletin_id is not None:
         bulletin = session.get(Bulletin, bulletin_id)
         allowed = commune_ids(session, user)
@@ -363,7 +364,7 @@ def save_schedule(
             N_("The schedule breaks the area's rules: %(problem)s"),
             report,
             field="rule",
-            problem=report.violations[0].message,
+            problem=words(report.violations[0].text),
         )
     if report.clashes and not accept_clashes:
         raise ScheduleRefused(
@@ -384,7 +385,8 @@ def save_schedule(
         "priority": schedule.priority,
     }
     if report.violations:
-        detail["policy_override"] = [c.message for c in report.violations[:20]]
+        with use_language("vi"):  # the audit log reads the same whoever saved
+            detail["policy_override"] = [words(c.text) for c in report.violations[:20]]
     if report.clashes:
         detail["accepted_clashes"] = len(report.clashes)
     audit_log.record(

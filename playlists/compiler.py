@@ -11,11 +11,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from functools import cached_property
+from functools import cache, cached_property
 
 from playlists.playlist import Segment, total_duration_ms
 from playlists.policy import Session, ZonePolicy, check, quiet_violation
 from playlists.signing import canonical_json
+from playlists.texts import Text
 from playlists.wire import PRIORITY_RANK, Priority, TimelineItem, to_dict
 
 
@@ -53,8 +54,16 @@ class Conflict:
     schedule_id: int
     start_ms: int
     reason: str  # clash, quiet_hours, max_sessions, max_minutes
+    text: Text  # what to tell the reader (worded in their language by the controller)
     winner_schedule_id: int | None = None
-    message: str = ""
+
+
+_CLASH = Text("compile.clash")
+
+
+@cache  # a handful of windows, met once per dropped airing of a province-size compile
+def _quiet_text(window: str) -> Text:
+    return Text.of("compile.quiet_hours", window=window)
 
 
 @dataclass
@@ -127,7 +136,7 @@ def _compile_box(
                     o.schedule_id,
                     o.start_ms,
                     "quiet_hours",
-                    message=f"Trùng giờ yên tĩnh {window}.",
+                    _quiet_text(window),
                 )
             )
     placed: list[Occurrence] = []
@@ -142,8 +151,8 @@ def _compile_box(
                     o.schedule_id,
                     o.start_ms,
                     "clash",
+                    _CLASH,
                     clash.schedule_id,
-                    "Trùng giờ với một lịch phát được ưu tiên hơn.",
                 )
             )
     if policy is not None:
@@ -153,9 +162,7 @@ def _compile_box(
             assert isinstance(loser, Occurrence)
             placed.remove(loser)
             conflicts.append(
-                Conflict(
-                    device_id, loser.schedule_id, loser.start_ms, violation.rule, message=violation.message
-                )
+                Conflict(device_id, loser.schedule_id, loser.start_ms, violation.rule, violation.text)
             )
     items = [
         item for o in sorted(placed, key=lambda o: (o.start_ms, o.schedule_id)) for item in _items(o, policy)

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from playlists.texts import Text
 from playlists.wire import MediaRef
 
 ItemKind = Literal["bulletin", "chime", "silence", "stream", "playlist"]
@@ -15,7 +16,11 @@ MAX_DEPTH = 8
 
 
 class PlaylistError(ValueError):
-    """A playlist that cannot be played as it stands; the message says why (in Vietnamese)."""
+    """A playlist that cannot be played as it stands; ``text`` says why (``str()``: in English)."""
+
+    def __init__(self, code: str, **params: object) -> None:
+        self.text = Text.of(f"playlist.{code}", **params)
+        super().__init__(str(self.text))
 
 
 class PlaylistEntry(BaseModel):
@@ -73,16 +78,16 @@ def expand(
     ``bulletins`` maps a bulletin id to its approved media, or None when it is not approved.
     """
     if _depth > MAX_DEPTH:
-        raise PlaylistError("Danh sách phát lồng nhau quá sâu.")
+        raise PlaylistError("too_deep")
     segments: list[Segment] = []
     for entry in entries:
         if entry.kind == "bulletin":
             assert entry.bulletin_id is not None
             if entry.bulletin_id not in bulletins:
-                raise PlaylistError(f"Không tìm thấy bản tin số {entry.bulletin_id}.")
+                raise PlaylistError("bulletin_missing", id=entry.bulletin_id)
             media = bulletins[entry.bulletin_id]
             if media is None:
-                raise PlaylistError(f"Bản tin số {entry.bulletin_id} chưa được duyệt nên chưa phát được.")
+                raise PlaylistError("bulletin_unapproved", id=entry.bulletin_id)
             segments.append(
                 Segment(
                     "audio",
@@ -95,7 +100,7 @@ def expand(
         elif entry.kind == "chime":
             chime = chimes.get(entry.media_sha256 or "")
             if chime is None:
-                raise PlaylistError("Không tìm thấy nhạc hiệu.")
+                raise PlaylistError("chime_missing")
             segments.append(Segment("audio", chime.duration_ms, media=chime, volume=entry.volume))
         elif entry.kind == "silence":
             segments.append(Segment("silence", entry.duration_ms or 0))
@@ -106,9 +111,9 @@ def expand(
         else:
             assert entry.playlist_id is not None
             if entry.playlist_id in _seen:
-                raise PlaylistError("Danh sách phát chứa chính nó (vòng lặp).")
+                raise PlaylistError("loop")
             if entry.playlist_id not in playlists:
-                raise PlaylistError(f"Không tìm thấy danh sách phát số {entry.playlist_id}.")
+                raise PlaylistError("playlist_missing", id=entry.playlist_id)
             segments.extend(
                 expand(
                     playlists[entry.playlist_id],

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field
 
 from playlists.rules import DEFAULT_TZ
+from playlists.texts import Text
 
 
 class Window(BaseModel):
@@ -71,7 +72,7 @@ class Session:
 class Violation:
     key: object
     rule: str  # quiet_hours, max_sessions, max_minutes
-    message: str  # Vietnamese, for the panel
+    text: Text  # what to tell the reader (worded in their language by the controller)
 
 
 def quiet_violation(policy: ZonePolicy, session: Session) -> str | None:
@@ -111,7 +112,7 @@ def check(policy: ZonePolicy, sessions: Iterable[Session], *, quiet_hours: bool 
                 Violation(
                     session.key,
                     "quiet_hours",
-                    f"Buổi phát lúc {local:%H:%M %d/%m/%Y} trùng giờ yên tĩnh {window}.",
+                    Text.of("policy.quiet_hours", at=local, window=window),
                 )
             )
             continue
@@ -124,7 +125,7 @@ def check(policy: ZonePolicy, sessions: Iterable[Session], *, quiet_hours: bool 
                 Violation(
                     session.key,
                     "max_sessions",
-                    f"Ngày {day:%d/%m/%Y} vượt quá {policy.max_sessions_per_day} buổi phát.",
+                    Text.of("policy.max_sessions", day=day, limit=policy.max_sessions_per_day),
                 )
             )
             per_day[day].pop()
@@ -133,7 +134,7 @@ def check(policy: ZonePolicy, sessions: Iterable[Session], *, quiet_hours: bool 
                 Violation(
                     session.key,
                     "max_minutes",
-                    f"Ngày {day:%d/%m/%Y} vượt quá {policy.max_minutes_per_day} phút phát.",
+                    Text.of("policy.max_minutes", day=day, limit=policy.max_minutes_per_day),
                 )
             )
             per_day[day].pop()

@@ -32,6 +32,7 @@ PANEL_MODULES = [
     CONTROLLER / "forms.py",
     CONTROLLER / "errors.py",
     CONTROLLER / "schedule_words.py",
+    CONTROLLER / "library_text.py",
 ]
 # Vietnamese strings of those modules that are data, not text for a reader: a village kind as stored,
 # a revocation reason written to the audit log.

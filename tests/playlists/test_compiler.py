@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from playlists.compiler import Occurrence, compile_timelines, item_id, items_digest
 from playlists.playlist import Segment
 from playlists.policy import Session, VolumeLimit, Window, ZonePolicy, check
+from playlists.texts import Text
 from playlists.wire import MediaRef, Priority
 
 MEDIA = MediaRef(sha256="a" * 64, url="http://x/media/" + "a" * 64, bytes=10, duration_ms=60_000)
@@ -128,6 +129,32 @@ def test_policies_drop_quiet_hour_and_over_cap_sessions_but_not_emergencies() ->
     assert {(c.schedule_id, c.reason) for c in result.conflicts} == {(2, "quiet_hours"), (4, "max_sessions")}
     assert result.timelines["a"][0].volume == 60  # 06:00 is in the 60 % window
     assert result.timelines["a"][1].volume == 100
+
+
+def test_conflicts_and_breaches_say_why_as_a_code_and_parameters() -> None:
+    result = compile_timelines(
+        [occ(i, _local(hour), ("a",)) for i, hour in ((1, 12), (2, 16), (3, 16), (4, 17), (5, 18))],
+        ["a"],
+        now_ms=T0 - 10 * 3_600_000,
+        horizon_ms=BIG,
+        policies={"a": QUIET},
+    )
+    texts = {c.schedule_id: c.text for c in result.conflicts}
+    assert texts == {
+        1: Text.of("compile.quiet_hours", window="11:30–13:30"),
+        3: Text("compile.clash"),
+        5: Text.of("policy.max_sessions", day=date(2026, 12, 1), limit=2),
+    }
+    assert str(texts[5]) == "Over the daily limit of airings (2) on 01/12/2026."  # English, for logs
+    noon = Session("noon", datetime.fromtimestamp(_local(12) / 1000, UTC), 60_000, "normal")
+    [quiet] = check(QUIET, [noon])
+    assert quiet.text.code == "policy.quiet_hours" and quiet.text.args["window"] == "11:30–13:30"
+    assert str(quiet.text) == "The airing at 12:00 01/12/2026 falls in quiet hours 11:30–13:30."
+    long_day = ZonePolicy(max_minutes_per_day=1)
+    evening = Session("evening", datetime.fromtimestamp(_local(18) / 1000, UTC), 60_000, "normal")
+    assert [v.text for v in check(long_day, [noon, evening])] == [
+        Text.of("policy.max_minutes", day=date(2026, 12, 1), limit=1)
+    ]
 
 
 def test_digest_is_stable_and_sensitive_to_changes() -> None:

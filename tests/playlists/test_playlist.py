@@ -6,6 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from playlists.playlist import PlaylistEntry, PlaylistError, expand, total_duration_ms
+from playlists.texts import Text
 from playlists.wire import MediaRef
 
 M = MediaRef(sha256="b" * 64, url="http://x/media/" + "b" * 64, bytes=1, duration_ms=90_000)
@@ -26,8 +27,10 @@ def test_nested_playlist_with_chimes_silence_and_stream_has_a_total_duration() -
 
 
 def test_an_unapproved_bulletin_cannot_be_scheduled() -> None:
-    with pytest.raises(PlaylistError, match="chưa được duyệt"):
+    with pytest.raises(PlaylistError, match="not approved") as refused:
         expand((PlaylistEntry(kind="bulletin", bulletin_id=1),), playlists={}, bulletins={1: None}, chimes={})
+    assert refused.value.text == Text.of("playlist.bulletin_unapproved", id=1)
+    assert str(refused.value) == "Bulletin no. 1 is not approved, so it cannot air yet."
 
 
 def test_a_playlist_that_contains_itself_is_refused() -> None:
@@ -35,8 +38,9 @@ def test_a_playlist_that_contains_itself_is_refused() -> None:
         1: (PlaylistEntry(kind="playlist", playlist_id=2),),
         2: (PlaylistEntry(kind="playlist", playlist_id=1),),
     }
-    with pytest.raises(PlaylistError, match="vòng lặp"):
+    with pytest.raises(PlaylistError, match="a loop") as refused:
         expand((PlaylistEntry(kind="playlist", playlist_id=1),), playlists=loop, bulletins={}, chimes={})
+    assert refused.value.text == Text("playlist.loop")
 
 
 @pytest.mark.parametrize(
