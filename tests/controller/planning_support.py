@@ -7,12 +7,15 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
 from controller.models import Bulletin, Media, Schedule, User
 from playlists.rules import Rule, occurrences
 from tests.controller.conftest import PASSWORD, World
+
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 def login(world: World, username: str) -> str:
@@ -24,6 +27,23 @@ def login(world: World, username: str) -> str:
     match = re.search(r'name="csrf_token" value="([^"]+)"', world.client.get("/").text)
     assert match
     return match.group(1)
+
+
+def daily_form(world: World, csrf: str, **fields: str) -> dict[str, str]:
+    """The schedule form of a daily slot from tomorrow (Vietnam's date) on village A1; ``fields``
+    adds to it or overrides it (``what``, ``times``, …)."""
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).astimezone(VN).strftime("%d/%m/%Y")
+    form = {
+        "csrf_token": csrf,
+        "target": f"zone:{world.village_a1}",
+        "when": "repeat",
+        "freq": "daily",
+        "interval": "1",
+        "start_date": tomorrow,
+        "end_date": "",
+        "priority": "normal",
+    }
+    return form | fields
 
 
 def user_id(session: Session, username: str) -> int:

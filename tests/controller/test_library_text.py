@@ -20,7 +20,7 @@ from controller.models import AuditEvent, Playlist, Zone
 from playlists.policy import Window, ZonePolicy
 from playlists.texts import ENGLISH, Text
 from tests.controller.conftest import World, make_world
-from tests.controller.planning_support import approved, login, user_id
+from tests.controller.planning_support import approved, daily_form, login, user_id
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 DAY = date(2026, 12, 1)
@@ -124,19 +124,7 @@ def test_the_api_says_a_policy_break_in_the_readers_language(world: World, quiet
 def test_the_schedule_form_shows_a_policy_break_in_english(world: World, quiet_noon: int) -> None:
     csrf = login(world, "editor_a")
     world.client.cookies.set(i18n.COOKIE, "en")
-    tomorrow = (datetime.now(UTC) + timedelta(days=1)).astimezone(VN).strftime("%d/%m/%Y")
-    form = {
-        "csrf_token": csrf,
-        "what": f"bulletin:{quiet_noon}",
-        "target": f"zone:{world.village_a1}",
-        "when": "repeat",
-        "freq": "daily",
-        "interval": "1",
-        "start_date": tomorrow,
-        "end_date": "",
-        "times": "12:00",
-        "priority": "normal",
-    }
+    form = daily_form(world, csrf, what=f"bulletin:{quiet_noon}", times="12:00")
     checked = world.client.post(
         "/schedules/new", data={**form, "op": "check"}, headers={"HX-Request": "true"}
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, time, timedelta
+from datetime import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,7 +15,7 @@ from sqlmodel import select
 from controller.models import Schedule, Zone
 from playlists.policy import Window, ZonePolicy
 from tests.controller.conftest import World, make_world
-from tests.controller.planning_support import approved, login
+from tests.controller.planning_support import approved, daily_form, login
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -91,17 +91,7 @@ def test_check_shows_a_quiet_hours_break_and_a_clash_before_anything_is_saved(wo
         morning = approved(session, commune_id=world.commune_a, title="Bản tin buổi sáng", seconds=600)
         notice = approved(session, commune_id=world.commune_a, title="Thông báo họp dân", seconds=120)
     csrf = login(world, "editor_a")
-    tomorrow = (datetime.now(UTC) + timedelta(days=1)).astimezone(VN).strftime("%d/%m/%Y")
-    base = {
-        "csrf_token": csrf,
-        "target": f"zone:{world.village_a1}",
-        "when": "repeat",
-        "freq": "daily",
-        "interval": "1",
-        "start_date": tomorrow,
-        "end_date": "",
-        "priority": "normal",
-    }
+    base = daily_form(world, csrf)
     first = world.client.post(
         "/schedules/new",
         data={**base, "what": f"bulletin:{morning.id}", "times": "06:00", "op": "save"},
@@ -123,7 +113,7 @@ def test_check_shows_a_quiet_hours_break_and_a_clash_before_anything_is_saved(wo
     assert _schedules(world) == saved  # checking saves nothing
     refused = world.client.post("/schedules/new", data={**second, "op": "save"})
     assert refused.status_code == 422 and "giờ yên tĩnh" in refused.text
-    assert 'value="06:05, 22:15"' in refused.text and f'value="{tomorrow}"' in refused.text  # kept
+    assert 'value="06:05, 22:15"' in refused.text and f'value="{base["start_date"]}"' in refused.text  # kept
     only_clash = {**second, "times": "06:05"}
     clashing = world.client.post("/schedules/new", data={**only_clash, "op": "save"})
     assert clashing.status_code == 422 and 'name="accept_clashes"' in clashing.text
