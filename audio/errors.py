@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from audio.texts import Text
+
 
 class AudioError(Exception):
     """Audio could not be made, read or encoded; the message says why in one line."""
@@ -25,12 +27,12 @@ class TtsChunkError(TtsError):
 
 
 class UploadRejected(AudioError):
-    """An uploaded recording cannot be broadcast; ``str()`` is English, ``reason_vi`` is for the panel."""
+    """An uploaded recording cannot be broadcast; ``str()`` is English for logs, ``text`` is for people."""
 
-    def __init__(self, message: str, *, code: str, reason_vi: str) -> None:
+    def __init__(self, message: str, *, code: str, text: Text) -> None:
         super().__init__(message)
         self.code = code
         """Machine-readable reason: empty, too_large, not_audio, no_audio_stream, playlist, too_long,
         decode_error, truncated, silent or missing."""
-        self.reason_vi = reason_vi
-        """One Vietnamese sentence for the person who uploaded the file."""
+        self.text = text
+        """The sentence for the person who uploaded the file (``audio.texts``), worded by the caller."""

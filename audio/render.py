@@ -105,7 +105,7 @@ def render_upload(
 ) -> RenderedMedia:
     """Check an uploaded recording (anything ffmpeg reads) and store our own broadcast-ready transcode.
 
-    Raises ``UploadRejected`` (English message, Vietnamese ``reason_vi``) for anything unfit to air.
+    Raises ``UploadRejected`` (English message, a ``Text`` for the uploader) for anything unfit to air.
     """
     settings = settings or ProcessingSettings()
     src = Path(src)

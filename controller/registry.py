@@ -19,7 +19,7 @@ from datetime import timedelta
 
 from sqlmodel import Session, col, select
 
-from controller import audit_log
+from controller import audit_log, registry_text
 from controller.auth import require
 from controller.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
 from controller.i18n import N_
@@ -135,16 +135,13 @@ def import_boxes(session: Session, *, user: User, data: bytes, code_hours: int) 
         data, known_zones=zone_by_code.keys(), known_devices=set(session.exec(select(Device.id)).all())
     )
     if not parsed.ok:
-        shown = "; ".join(str(error) for error in parsed.errors[:20])
-        if len(parsed.errors) > 20:
-            raise InvalidInput(
+        if len(parsed.errors) > registry_text.SHOWN:
+            raise registry_text.invalid_file(
                 N_("The list of boxes cannot be imported: %(errors)s (and %(more)s more errors)."),
-                field="file",
-                errors=shown,
-                more=len(parsed.errors) - 20,
+                parsed.errors,
             )
-        raise InvalidInput(
-            N_("The list of boxes cannot be imported: %(errors)s."), field="file", errors=shown
+        raise registry_text.invalid_file(
+            N_("The list of boxes cannot be imported: %(errors)s."), parsed.errors
         )
     if not parsed.rows:
         raise InvalidInput(N_("The file has no rows to import."), field="file")

@@ -25,7 +25,7 @@ from audio import (
     render_text,
     render_upload,
 )
-from controller import audit_log
+from controller import audio_text, audit_log
 from controller.errors import Forbidden, InvalidInput, LoaError
 from controller.i18n import N_, gettext
 from controller.lexicon import spoken_form
@@ -212,7 +212,7 @@ class Renderer:
         try:
             rendered = render_upload(path, store=self.store, settings=self.with_chimes(chimes))
         except UploadRejected as exc:
-            raise InvalidInput(exc.reason_vi, field="recording") from exc
+            raise audio_text.invalid_input(exc, field="recording") from exc
         except AudioError as exc:
             raise InvalidInput(
                 N_("The recording cannot be processed: %(error)s"), field="recording", error=str(exc)

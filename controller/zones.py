@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from sqlmodel import Session, col, select
 
-from controller import audit_log
+from controller import audit_log, registry_text
 from controller.auth import commune_ids
 from controller.errors import Forbidden, InvalidInput
 from controller.i18n import N_
@@ -76,9 +76,8 @@ def import_villages(session: Session, *, user: User, data: bytes) -> list[Zone]:
     communes = {z.code: z for z in session.exec(select(Zone).where(Zone.kind == "commune")).all()}
     parsed = parse_villages_csv(data, known_communes=communes.keys())
     if not parsed.ok:
-        shown = "; ".join(str(error) for error in parsed.errors[:20])
-        raise InvalidInput(
-            N_("The list of villages cannot be imported: %(errors)s."), field="file", errors=shown
+        raise registry_text.invalid_file(
+            N_("The list of villages cannot be imported: %(errors)s."), parsed.errors
         )
     if not parsed.rows:
         raise InvalidInput(N_("The file has no rows to import."), field="file")

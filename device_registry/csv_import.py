@@ -3,8 +3,9 @@
 Forgiving where a person cannot see the difference (UTF-8 with or without BOM, ``,`` ``;`` or tab
 as separator, decimal commas, Vietnamese or English column names, upper-case device ids, accents
 composed or decomposed) and strict where a mistake would land in the registry. Every problem comes
-back as a ``LineError`` in Vietnamese naming the line, all of them at once, so the file is fixed
-in one go; the caller imports nothing while any error remains.
+back as a ``LineError`` naming the line, all of them at once, so the file is fixed in one go; the
+caller imports nothing while any error remains. A problem is a ``Text`` (``texts.py``) that the
+controller words in the reader's language; ``str()`` is English.
 
 Boxes: ``device_id,name,zone_code,lat,lon,address`` (lat, lon and address may be empty or absent).
 Villages: ``commune_code,name,kind`` with kind one of thôn, xóm, bản, khối, tổ dân phố.
@@ -22,6 +23,7 @@ from typing import Generic, TypeVar
 
 from device_registry.broker import valid_zone_code
 from device_registry.credentials import valid_device_id
+from device_registry.texts import Text
 
 __all__ = [
     "VILLAGE_KINDS",
@@ -61,10 +63,10 @@ class LineError:
     """One problem in the file; ``line`` is None for the file as a whole."""
 
     line: int | None
-    message: str
+    text: Text
 
     def __str__(self) -> str:
-        return self.message if self.line is None else f"Dòng {self.line}: {self.message}"
+        return str(self.text) if self.line is None else f"Line {self.line}: {self.text}"
 
 
 @dataclass(frozen=True)
@@ -114,34 +116,31 @@ def parse_devices_csv(
     errors: list[LineError] = []
     seen: dict[str, int] = {}
     for line, record in _records(data, _DEVICE_COLUMNS, ("device_id", "name", "zone_code"), errors):
-        problems: list[str] = []
+        problems: list[Text] = []
         device_id = record.get("device_id", "").strip().lower()
         if not valid_device_id(device_id):
             problems.append(
-                f"mã loa {device_id!r} không hợp lệ (chỉ dùng chữ thường không dấu, số và dấu gạch ngang, "
-                "tối đa 63 ký tự)"
-                if device_id
-                else "thiếu mã loa"
+                Text.of("device_id.invalid", id=repr(device_id)) if device_id else Text("device_id.missing")
             )
         elif device_id in seen:
-            problems.append(f"mã loa {device_id!r} trùng với dòng {seen[device_id]}")
+            problems.append(Text.of("device_id.repeated", id=repr(device_id), first=seen[device_id]))
         elif device_id in known_devices:
-            problems.append(f"mã loa {device_id!r} đã có trong hệ thống")
+            problems.append(Text.of("device_id.known", id=repr(device_id)))
         else:
             seen[device_id] = line
         name = _text(record.get("name", ""))
-        _check_name(name, "tên loa", problems)
+        _check_name(name, "box_name", problems)
         zone_code = record.get("zone_code", "").strip()
         if not zone_code:
-            problems.append("thiếu mã khu vực")
+            problems.append(Text("zone_code.missing"))
         elif not valid_zone_code(zone_code):
-            problems.append(f"mã khu vực {zone_code!r} không hợp lệ")
+            problems.append(Text.of("zone_code.invalid", code=repr(zone_code)))
         elif known_zones is not None and zone_code not in known_zones:
-            problems.append(f"mã khu vực {zone_code!r} không có trong hệ thống")
+            problems.append(Text.of("zone_code.unknown", code=repr(zone_code)))
         lat, lon = _coordinates(record.get("lat", ""), record.get("lon", ""), problems)
         address = _text(record.get("address", ""))
         if len(address) > MAX_ADDRESS:
-            problems.append(f"địa chỉ dài quá {MAX_ADDRESS} ký tự")
+            problems.append(Text.of("address.too_long", limit=MAX_ADDRESS))
         errors += [LineError(line, problem) for problem in problems]
         if not problems:
             rows.append(
@@ -166,29 +165,29 @@ def parse_villages_csv(
     errors: list[LineError] = []
     seen: dict[tuple[str, str], int] = {}
     for line, record in _records(data, _VILLAGE_COLUMNS, ("commune_code", "name", "kind"), errors):
-        problems: list[str] = []
+        problems: list[Text] = []
         typed = record.get("commune_code", "").strip().lower()
         match = _COMMUNE_RE.match(typed)
         commune_code = f"w{int(match[1])}" if match else ""
         if not typed:
-            problems.append("thiếu mã xã/phường")
+            problems.append(Text("commune_code.missing"))
         elif not match:
-            problems.append(f"mã xã/phường {typed!r} không hợp lệ (ví dụ: w17329 hoặc 17329)")
+            problems.append(Text.of("commune_code.invalid", code=repr(typed)))
         elif known_communes is not None and commune_code not in known_communes:
-            problems.append(f"mã xã/phường {commune_code!r} không có trong hệ thống")
+            problems.append(Text.of("commune_code.unknown", code=repr(commune_code)))
         name = _text(record.get("name", ""))
-        _check_name(name, "tên thôn", problems)
+        _check_name(name, "village_name", problems)
         typed_kind = _text(record.get("kind", "")).lower()
         kind = _KIND_BY_KEY.get(_unaccent(typed_kind))
         if kind is None:
             problems.append(
-                f"loại {typed_kind!r} không hợp lệ (thôn, xóm, bản, khối hoặc tổ dân phố)"
-                if typed_kind
-                else "thiếu loại (thôn, xóm, bản, khối hoặc tổ dân phố)"
+                Text.of("kind.invalid", kind=repr(typed_kind)) if typed_kind else Text("kind.missing")
             )
         key = (commune_code, name.casefold())
         if commune_code and name and key in seen:
-            problems.append(f"{name!r} của xã {commune_code} trùng với dòng {seen[key]}")
+            problems.append(
+                Text.of("village.repeated", name=repr(name), commune=commune_code, first=seen[key])
+            )
         elif commune_code and name:
             seen[key] = line
         errors += [LineError(line, problem) for problem in problems]
@@ -209,12 +208,12 @@ def _records(
         try:
             data = data.decode("utf-8-sig")
         except UnicodeDecodeError:
-            errors.append(LineError(None, "Tệp không phải UTF-8: trong Excel hãy lưu bằng “CSV UTF-8”"))
+            errors.append(LineError(None, Text("file.not_utf8")))
             return
     text = data.removeprefix("\ufeff")
     first = next((line for line in text.splitlines() if line.strip()), "")
     if not first:
-        errors.append(LineError(None, "Tệp trống"))
+        errors.append(LineError(None, Text("file.empty")))
         return
     delimiter = max((",", ";", "\t"), key=first.count)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
@@ -233,13 +232,14 @@ def _records(
                 continue
             data_rows += 1
             if any(cell.strip() for cell in row[len(header) :]):  # Excel may pad rows with empty cells
-                errors.append(LineError(start, f"có {len(row)} cột, nhiều hơn tiêu đề ({len(header)} cột)"))
+                too_many = Text.of("row.too_many_cells", cells=len(row), header=len(header))
+                errors.append(LineError(start, too_many))
                 continue
             yield start, {name: cell for name, cell in zip(header, row, strict=False) if name is not None}
     except csv.Error as exc:
-        errors.append(LineError(end + 1, f"không đọc được dòng CSV ({exc})"))
+        errors.append(LineError(end + 1, Text.of("row.unreadable", error=str(exc))))
     if header is not None and data_rows == 0:
-        errors.append(LineError(None, "Tệp chỉ có dòng tiêu đề, không có dòng dữ liệu nào"))
+        errors.append(LineError(None, Text("file.header_only")))
 
 
 def _header(
@@ -256,50 +256,52 @@ def _header(
     for cell in row:
         name = names.get(_key(cell))
         if name is None and cell.strip():
-            errors.append(LineError(line, f"cột {cell.strip()!r} không rõ (các cột: {', '.join(columns)})"))
+            unknown = Text.of("header.unknown", cell=repr(cell.strip()), columns=", ".join(columns))
+            errors.append(LineError(line, unknown))
             ok = False
         elif name is not None and name in header:
-            errors.append(LineError(line, f"cột {name!r} xuất hiện hai lần"))
+            errors.append(LineError(line, Text.of("header.twice", name=repr(name))))
             ok = False
         header.append(name)
     for name in required:
         if name not in header:
-            errors.append(LineError(line, f"thiếu cột {name!r}"))
+            errors.append(LineError(line, Text.of("header.missing", name=repr(name))))
             ok = False
     return header if ok else None
 
 
-def _coordinates(lat_text: str, lon_text: str, problems: list[str]) -> tuple[float | None, float | None]:
+def _coordinates(lat_text: str, lon_text: str, problems: list[Text]) -> tuple[float | None, float | None]:
     lat_text, lon_text = lat_text.strip(), lon_text.strip()
     if not lat_text and not lon_text:
         return None, None
     if not lat_text or not lon_text:
-        problems.append("cần cả vĩ độ và kinh độ, hoặc để trống cả hai")
+        problems.append(Text("coordinates.half"))
         return None, None
-    lat = _number(lat_text, "vĩ độ", LAT_RANGE, problems)
-    lon = _number(lon_text, "kinh độ", LON_RANGE, problems)
+    lat = _number(lat_text, "lat", LAT_RANGE, problems)
+    lon = _number(lon_text, "lon", LON_RANGE, problems)
     return lat, lon
 
 
-def _number(text: str, label: str, bounds: tuple[float, float], problems: list[str]) -> float | None:
+def _number(text: str, which: str, bounds: tuple[float, float], problems: list[Text]) -> float | None:
+    """``which`` (lat or lon) as a number within ``bounds``; None, with the problem, otherwise."""
     try:
         value = float(text.replace(",", ".", 1) if text.count(",") == 1 else text)
     except ValueError:
-        problems.append(f"{label} {text!r} không phải là số")
+        problems.append(Text.of(f"{which}.not_number", typed=repr(text)))
         return None
     if not bounds[0] <= value <= bounds[1]:
-        problems.append(
-            f"{label} {value} nằm ngoài Việt Nam ({bounds[0]:g}–{bounds[1]:g}); có nhầm vĩ độ với kinh độ?"
-        )
+        low, high = f"{bounds[0]:g}", f"{bounds[1]:g}"
+        problems.append(Text.of(f"{which}.outside", value=str(value), low=low, high=high))
         return None
     return value
 
 
-def _check_name(name: str, label: str, problems: list[str]) -> None:
+def _check_name(name: str, which: str, problems: list[Text]) -> None:
+    """A name (``which``: box_name or village_name) is given and not too long."""
     if not name:
-        problems.append(f"thiếu {label}")
+        problems.append(Text(f"{which}.missing"))
     elif len(name) > MAX_NAME:
-        problems.append(f"{label} dài quá {MAX_NAME} ký tự")
+        problems.append(Text.of(f"{which}.too_long", limit=MAX_NAME))
 
 
 def _text(cell: str) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from audio import MediaStore, ProcessingSettings, UploadRejected, make_tone, probe, render_upload
+from audio.texts import Text
 
 pytestmark = pytest.mark.integration
 
@@ -127,26 +128,52 @@ def _silence(tmp_path: Path, make: Callable[..., Path]) -> Path:
 
 
 @pytest.mark.parametrize(
-    ("make_upload", "code", "english"),
+    ("make_upload", "code", "english", "text"),
     [
-        (_zero_bytes, "empty", r"^empty\.mp3 is empty \(0 bytes\)$"),
-        (_text, "not_audio", r"^notes\.mp3 is not a sound file ffmpeg can read"),
-        (_picture, "no_audio_stream", r"^photo\.wav has no sound in it \(png_pipe: video\)$"),
-        (_random_bytes, "not_audio", r"^upload\.bin is not a sound file ffmpeg can read \(Invalid data"),
-        (_silent_video, "no_audio_stream", r"^clip\.mp4 has no sound in it \(mov,mp4.*: video\)$"),
-        (_playlist, "playlist", r"^list\.ffconcat is a playlist or stream description \(concat\)"),
-        (_truncated_mp3, "truncated", r"^cut\.mp3 is cut short: it says 20\.\d s but only 1\d\.\d s decode$"),
-        (_damaged_mp3, "decode_error", r"^damaged\.mp3 is damaged: "),
-        (_silence, "silent", r"^silence\.wav has no sound to broadcast"),
+        (_zero_bytes, "empty", r"^empty\.mp3 is empty \(0 bytes\)$", "upload.empty"),
+        (_text, "not_audio", r"^notes\.mp3 is not a sound file ffmpeg can read", "upload.not_audio"),
+        (
+            _picture,
+            "no_audio_stream",
+            r"^photo\.wav has no sound in it \(png_pipe: video\)$",
+            "upload.no_audio_stream",
+        ),
+        (
+            _random_bytes,
+            "not_audio",
+            r"^upload\.bin is not a sound file ffmpeg can read \(Invalid data",
+            "upload.not_audio",
+        ),
+        (
+            _silent_video,
+            "no_audio_stream",
+            r"^clip\.mp4 has no sound in it \(mov,mp4.*: video\)$",
+            "upload.no_audio_stream",
+        ),
+        (
+            _playlist,
+            "playlist",
+            r"^list\.ffconcat is a playlist or stream description \(concat\)",
+            "upload.playlist",
+        ),
+        (
+            _truncated_mp3,
+            "truncated",
+            r"^cut\.mp3 is cut short: it says 20\.\d s but only 1\d\.\d s decode$",
+            "upload.truncated",
+        ),
+        (_damaged_mp3, "decode_error", r"^damaged\.mp3 is damaged: ", "upload.damaged"),
+        (_silence, "silent", r"^silence\.wav has no sound to broadcast", "upload.silent"),
     ],
 )
-def test_unfit_uploads_are_refused_in_english_and_vietnamese_and_nothing_is_stored(
+def test_unfit_uploads_are_refused_with_a_reason_and_a_text_and_nothing_is_stored(
     tmp_path: Path,
     store: MediaStore,
     ffmpeg_make: Callable[..., Path],
     make_upload: Callable[[Path, Callable[..., Path]], Path],
     code: str,
     english: str,
+    text: str,
 ) -> None:
     upload = make_upload(tmp_path, ffmpeg_make)
 
@@ -154,7 +181,7 @@ def test_unfit_uploads_are_refused_in_english_and_vietnamese_and_nothing_is_stor
         render_upload(upload, store=store)
 
     assert caught.value.code == code
-    assert caught.value.reason_vi.endswith(".") and any(ch in caught.value.reason_vi for ch in "ệảôạứ")
+    assert caught.value.text.code == text and str(caught.value.text).startswith("The ")
     assert str(tmp_path) not in str(caught.value)
     assert _files(store) == []
 
@@ -166,8 +193,9 @@ def test_size_and_duration_caps_are_configurable(tones: dict[str, Path], store: 
         render_upload(tones["quiet"], store=store, settings=ProcessingSettings(max_duration_s=3))
 
     assert (big.value.code, long.value.code) == ("too_large", "too_long")
-    assert big.value.reason_vi.startswith("Tệp quá lớn (0,4 MB)")
-    assert long.value.reason_vi == "Bản ghi quá dài (0,1 phút); tối đa 0,1 phút."
+    assert big.value.text == Text.of("upload.too_large", size_mb=0.4, limit_mb=0)
+    assert long.value.text == Text.of("upload.too_long", length_min=0.1, limit_min=0.1)
+    assert str(long.value.text) == "The recording is too long (0.1 min); at most 0.1 min."
     assert _files(store) == []
 
 
@@ -175,4 +203,4 @@ def test_missing_upload_is_reported_by_name(tmp_path: Path, store: MediaStore) -
     with pytest.raises(UploadRejected, match=r"missing\.wav.*No such file") as caught:
         render_upload(tmp_path / "missing.wav", store=store)
 
-    assert caught.value.code == "missing"
+    assert caught.value.code == "missing" and caught.value.text == Text("upload.missing")

@@ -33,6 +33,8 @@ PANEL_MODULES = [
     CONTROLLER / "errors.py",
     CONTROLLER / "schedule_words.py",
     CONTROLLER / "library_text.py",
+    CONTROLLER / "audio_text.py",
+    CONTROLLER / "rendering.py",
 ]
 # Vietnamese strings of those modules that are data, not text for a reader: a village kind as stored,
 # a revocation reason written to the audit log.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from controller.registry_text import line_words
 from device_registry.csv_import import DeviceRow, VillageRow, parse_devices_csv, parse_villages_csv
 
 DEVICES = """device_id,name,zone_code,lat,lon,address
@@ -13,7 +14,8 @@ loa-nd-02,Loa nhà văn hoá,w17329,,,
 
 
 def errors(parsed: object) -> list[str]:
-    return [str(e) for e in parsed.errors]  # type: ignore[attr-defined]
+    """Every problem as the panel words it by default (Vietnamese; ``str()`` is English, for logs)."""
+    return [line_words(e) for e in parsed.errors]  # type: ignore[attr-defined]
 
 
 def test_devices_file_with_bom_gives_rows() -> None:
