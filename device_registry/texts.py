@@ -1,6 +1,6 @@
 """The problems of a registration file, as stable codes with parameters (pure).
 
-Like ``playlists/texts.py`` (the pure packages do not import each other): each ``LineError`` of
+Like ``playlists/texts.py``, whose ``Text`` it extends with its own codes: each ``LineError`` of
 ``csv_import`` carries a ``Text`` that the controller words in the reader's language
 (``controller/registry_text.py``); ``str()`` gives plain English, for logs and tests. Values typed
 in the file are parameters, already quoted (``repr``) where the sentence quotes them.
@@ -8,7 +8,7 @@ in the file are parameters, already quoted (``repr``) where the sentence quotes 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from playlists import texts
 
 _KINDS = "thôn, xóm, bản, khối or tổ dân phố"  # the kinds as stored, in every language
 _SWAPPED = "are latitude and longitude swapped?"
@@ -52,22 +52,7 @@ ENGLISH = {
 }
 
 
-@dataclass(frozen=True)
-class Text:
-    """A sentence for a reader: a code of ``ENGLISH`` and its parameters."""
+class Text(texts.Text):
+    """A sentence for a reader: a code of this package's ``ENGLISH`` and its parameters."""
 
-    code: str
-    params: tuple[tuple[str, object], ...] = ()
-
-    @classmethod
-    def of(cls, code: str, /, **params: object) -> Text:
-        """The text ``code`` with ``params`` (kept hashable, in a stable order)."""
-        return cls(code, tuple(sorted(params.items())))
-
-    @property
-    def args(self) -> dict[str, object]:
-        """The parameters by name."""
-        return dict(self.params)
-
-    def __str__(self) -> str:
-        return ENGLISH.get(self.code, self.code).format(**self.args)
+    english = ENGLISH

@@ -7,7 +7,9 @@ carries a ``Text`` (a code and its parameters) that the controller words in the 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar, Self
 
 #: Every code the library uses, with its English wording (``str.format`` on the parameters).
 ENGLISH = {
@@ -27,13 +29,15 @@ ENGLISH = {
 
 @dataclass(frozen=True)
 class Text:
-    """A sentence for a reader: a code of ``ENGLISH`` and its parameters (dates, times, numbers)."""
+    """A sentence for a reader: a code of ``english`` (this package's ``ENGLISH``; a subclass in a
+    package that depends on this one brings its own) and its parameters (dates, times, numbers)."""
 
+    english: ClassVar[Mapping[str, str]] = ENGLISH
     code: str
     params: tuple[tuple[str, object], ...] = ()
 
     @classmethod
-    def of(cls, code: str, **params: object) -> Text:
+    def of(cls, code: str, /, **params: object) -> Self:
         """The text ``code`` with ``params`` (kept hashable, in a stable order)."""
         return cls(code, tuple(sorted(params.items())))
 
@@ -43,4 +47,4 @@ class Text:
         return dict(self.params)
 
     def __str__(self) -> str:
-        return ENGLISH.get(self.code, self.code).format(**self.args)
+        return self.english.get(self.code, self.code).format(**self.args)
