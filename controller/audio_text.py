@@ -8,9 +8,9 @@ reader who chose it. Numbers read as the reader writes them (``0,4 MB`` / ``0.4 
 from __future__ import annotations
 
 from audio.errors import UploadRejected
-from audio.texts import Text
 from controller.errors import InvalidInput
-from controller.i18n import N_, decimal, gettext
+from controller.i18n import N_, decimal
+from controller.wording import Wording
 
 #: The message id of each code of ``audio.texts.ENGLISH`` (a test holds the two lists equal).
 MESSAGES = {
@@ -45,20 +45,11 @@ def _param(value: object) -> object:
     return _Number(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
 
 
-def message_of(text: Text) -> tuple[str, dict[str, object]]:
-    """The message id of ``text`` and its placeholders (numbers written in the reader's language)."""
-    if text.code not in MESSAGES:
-        return str(text), {}  # a code newer than this table: its English words beat nothing
-    return MESSAGES[text.code], {name: _param(value) for name, value in text.params}
-
-
-def words(text: Text) -> str:
-    """``text`` in the current language."""
-    message, params = message_of(text)
-    return gettext(message, **params)
+WORDING = Wording(MESSAGES, _param)
+message_of = WORDING.message_of
+words = WORDING.words
 
 
 def invalid_input(error: UploadRejected, *, field: str) -> InvalidInput:
     """The panel's and the API's error for a refused upload, worded when shown."""
-    message, params = message_of(error.text)
-    return InvalidInput(message, field=field, **params)
+    return WORDING.invalid_input(error.text, field=field)

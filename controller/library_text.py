@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from controller.errors import InvalidInput
-from controller.i18n import N_, gettext
+from controller.i18n import N_
+from controller.wording import Wording
 from playlists.playlist import PlaylistError
-from playlists.texts import Text
 
 #: The message id of each code of ``playlists.texts.ENGLISH`` (a test holds the two lists equal).
 MESSAGES = {
@@ -39,21 +39,11 @@ def _shown(value: object) -> object:
     return value
 
 
-def message_of(text: Text) -> tuple[str, dict[str, object]]:
-    """The message id of ``text`` and its placeholders, dates and times already written out."""
-    params = {name: _shown(value) for name, value in text.params}
-    if text.code not in MESSAGES:
-        return str(text), {}  # a code newer than this table: its English words beat nothing
-    return MESSAGES[text.code], params
-
-
-def words(text: Text) -> str:
-    """``text`` in the current language."""
-    message, params = message_of(text)
-    return gettext(message, **params)
+WORDING = Wording(MESSAGES, _shown)
+message_of = WORDING.message_of
+words = WORDING.words
 
 
 def invalid_input(error: PlaylistError, *, field: str) -> InvalidInput:
     """The panel's and the API's error for a playlist that cannot be played, worded when shown."""
-    message, params = message_of(error.text)
-    return InvalidInput(message, field=field, **params)
+    return WORDING.invalid_input(error.text, field=field)

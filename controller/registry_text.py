@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 from controller.errors import InvalidInput
 from controller.i18n import N_, gettext
+from controller.wording import Wording
 from device_registry.csv_import import LineError
-from device_registry.texts import Text
 
 #: The message id of each code of ``device_registry.texts.ENGLISH`` (a test holds the two lists equal).
 MESSAGES = {
@@ -59,11 +59,7 @@ MESSAGES = {
 SHOWN = 20
 
 
-def words(text: Text) -> str:
-    """``text`` in the current language."""
-    if text.code not in MESSAGES:
-        return str(text)  # a code newer than this table: its English words beat nothing
-    return gettext(MESSAGES[text.code], **text.args)
+words = Wording(MESSAGES).words
 
 
 def line_words(error: LineError) -> str:
