@@ -181,7 +181,7 @@ def media_ref(sha256: str, duration_ms: int) -> MediaRef:
 
 
 def expand_specs(scn: Scenario, specs: list[Spec], since: datetime, until: datetime) -> list[Occurrence]:
-    """What controller.schedules.occurrences_of does, on in-memory specs."""
+    """What controller.airings.occurrences_of does, on in-memory specs."""
     bulletins: dict[int, MediaRef | None] = {b: media_ref(s, ms) for b, (_, s, ms) in scn.audio.items()}
     playlists = {p: entries for p, (_, entries) in scn.playlists.items()}
     chimes = {CHIME: media_ref(CHIME, CHIME_MS)}

@@ -1,6 +1,6 @@
 """The week calendar of a commune or a village: every airing of the week on its boxes, day by day.
 
-Airings come from the same expansion the compiler uses (``schedules.occurrences_of``) and are then
+Airings come from the same expansion the compiler uses (``airings.occurrences_of``) and are then
 compiled for the zone's boxes (``playlists.compiler``), so the calendar also says which airings the
 boxes will leave out (a clash with a schedule of higher rank, quiet hours, daily caps) and on how
 many of them. Days are wall days in the controller's time zone (Asia/Ho_Chi_Minh): a week runs from
@@ -17,11 +17,11 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
+from controller.airings import Catalogue, active_schedules, occurrences_of
 from controller.auth import require
 from controller.errors import InvalidInput, NotFound
 from controller.i18n import N_, gettext
 from controller.models import Bulletin, DeviceGroup, Playlist, Schedule, User, Zone
-from controller.schedules import Catalogue, active_schedules, occurrences_of
 from controller.targets import ZoneIndex
 from controller.zones import visible_zone_ids
 from playlists.compiler import compile_timelines

@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
+from controller.airings import active_schedules, rule_of
 from controller.alerts import Alert, AlertRules
 from controller.auth import PERMISSIONS, commune_ids, require
 from controller.devices import DeviceRow, live_rows, scope_zone_ids
 from controller.i18n import gettext
 from controller.models import Bulletin, Device, DeviceGroup, Emergency, Playlist, Schedule, User, Zone
 from controller.reconcile import broadcast_of
-from controller.schedules import active_schedules, rule_of
 from playlists.rules import occurrences
 
 MAX_PER_DAY = 30

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from sqlmodel import Session, col, select
 
 from controller import audit_log
+from controller.airings import Catalogue
 from controller.auth import can_touch_zone, commune_ids, require
 from controller.errors import Forbidden, InvalidInput, NotFound
 from controller.i18n import N_
@@ -22,7 +23,6 @@ from controller.models import (
     User,
     Zone,
 )
-from controller.schedules import Catalogue
 from playlists.playlist import PlaylistEntry, PlaylistError, expand, total_duration_ms
 from playlists.policy import ZonePolicy
 from playlists.wire import MediaRef

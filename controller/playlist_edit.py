@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 
 from controller import audit_log
+from controller.airings import Catalogue
 from controller.auth import commune_ids, require
 from controller.errors import Forbidden, InvalidInput, NotFound
 from controller.i18n import N_, gettext
 from controller.library_text import invalid_input, words
 from controller.models import Bulletin, Media, Playlist, Schedule, User, Zone
-from controller.schedules import Catalogue
 from playlists.playlist import PlaylistEntry, PlaylistError, expand, total_duration_ms
 from playlists.wire import MediaRef
 

@@ -13,9 +13,9 @@ from typing import Protocol
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from controller.airings import Catalogue, active_schedules, occurrences_of
 from controller.keys import Signer
 from controller.models import DeviceTimeline, utcnow
-from controller.schedules import Catalogue, active_schedules, occurrences_of
 from controller.targets import ZoneIndex
 from playlists.compiler import Conflict, compile_timelines, items_digest
 from playlists.wire import Timeline, Topics
