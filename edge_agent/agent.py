@@ -20,9 +20,10 @@ from edge_agent.fetch import FetchError, MediaFetcher, Prefetcher
 from edge_agent.health import ClockOffset, Vitals
 from edge_agent.link import MqttLink
 from edge_agent.media import MediaCache
-from edge_agent.outbox import Outbox, Resends
+from edge_agent.outbox import Outbox
 from edge_agent.player import Player
 from edge_agent.schedule import Run
+from edge_agent.sender import RECEIPT_WINDOW, RESEND_INTERVAL_S, ReceiptSender
 from edge_agent.sinks import Sink
 from edge_agent.state import TimelineStore, VolumeStore
 from edge_agent.trust import Rejected, Trust
@@ -31,7 +32,6 @@ from playlists.wire import (
     Command,
     MediaRef,
     PlayNowArgs,
-    Receipt,
     SetVolumeArgs,
     Status,
     TestToneArgs,
@@ -44,10 +44,7 @@ from playlists.wire import (
 
 log = logging.getLogger(__name__)
 
-RESEND_INTERVAL_S = 10.0
 STATUS_INTERVAL_S = 60.0
-RESEND_BATCH = 200
-RECEIPT_WINDOW = 50
 HEALTHY_HEARTBEAT_S = 15.0
 SECURITY_REPORTS_PER_HOUR = 30
 WHEEL = "application/zip"
@@ -132,13 +129,10 @@ class Agent:
         self._sink = sink
         self._clock = clock
         self._clock_offset = clock_offset
-        self._resend_interval_s = resend_interval_s
         self._status_interval_s = status_interval_s
-        self._next_resend = 0.0
-        self._resends = Resends(resend_interval_s)
-        self._receipt_window = receipt_window
-        self._backlog = False  # the last flush stopped at a full window: the next ack sends more
-        self._flushing = threading.Lock()
+        self._sender = ReceiptSender(
+            outbox, link, topics.report(device_id), resend_interval_s=resend_interval_s, window=receipt_window
+        )
         self._next_status = 0.0
         self._started = time.monotonic()
         self._security = SecurityReports()
@@ -159,7 +153,7 @@ class Agent:
             link.subscribe(topics.zone_command(zone), self.handle_command)
         link.subscribe(topics.ack(device_id), self.handle_ack)
         link.on_connect(self._on_connected)
-        outbox.add_listener(self._publish_receipt)
+        outbox.add_listener(self._sender.publish)
         # The player's and the prefetcher's changes are published by the next tick (within a
         # second, several changes in one status), not from their threads: nothing slows the player.
         player.add_listener(self._status_changed.set)
@@ -183,9 +177,7 @@ class Agent:
     def tick(self) -> None:
         """Periodic work, about once a second: resend unacked receipts, refresh the status."""
         now = time.monotonic()
-        if now >= self._next_resend:
-            self._next_resend = now + self._resend_interval_s / 2
-            self.flush_outbox()
+        self._sender.tick(now)
         if now >= self._next_status or self._status_changed.is_set():
             self.publish_status()
         if self._on_trial:
@@ -245,33 +237,8 @@ class Agent:
         self._link.publish(self._topics.status(self.device_id), payload, retain=True)
 
     def flush_outbox(self) -> None:
-        """Publish the unacked receipts not sent within the resend interval (the controller dedupes
-        on device and seq), at most ``receipt_window`` in flight: a backlog of days (a box offline
-        for a week, a whole fleet reconnecting after a broker outage) goes out a window at a time,
-        the next one when the controller's ack comes, instead of flooding the broker's queue for the
-        controller, whose overflow would come back in waves of resends."""
-        if not self._link.connected or not self._flushing.acquire(blocking=False):
-            return  # another thread is flushing now
-        try:
-            self._backlog = False
-            topic = self._topics.report(self.device_id)
-            next_seq = 1
-            now = time.monotonic()
-            in_flight = self._resends.in_flight(now)
-            while batch := self._outbox.pending(from_seq=next_seq, limit=RESEND_BATCH):
-                for seq, envelope in batch:
-                    next_seq = seq + 1
-                    if not self._resends.due(seq, now):
-                        continue
-                    if in_flight >= self._receipt_window:
-                        self._backlog = True
-                        return
-                    if not self._link.publish(topic, envelope):
-                        return
-                    self._resends.sent(seq, now)
-                    in_flight += 1
-        finally:
-            self._flushing.release()
+        """Send again the unacknowledged receipts that are due (edge_agent/sender.py)."""
+        self._sender.flush()
 
     # -- documents ------------------------------------------------------------------------------
 
@@ -333,9 +300,7 @@ class Agent:
             self._reject("ack", exc, raw)
             return
         self._outbox.acknowledge(ack.seq)
-        self._resends.acknowledged(ack.seq)
-        if self._backlog:
-            self.flush_outbox()  # the window has room again
+        self._sender.acknowledged(ack.seq)
 
     def _reject(self, kind: str, exc: Rejected, raw: bytes) -> None:
         self.rejected_documents += 1
@@ -485,10 +450,4 @@ class Agent:
 
     def _on_connected(self) -> None:
         self.publish_status()
-        self._next_resend = time.monotonic() + self._resend_interval_s / 2
-        self._resends.forget()
-        self.flush_outbox()
-
-    def _publish_receipt(self, receipt: Receipt, envelope: bytes) -> None:
-        if self._link.publish(self._topics.report(self.device_id), envelope):
-            self._resends.sent(receipt.seq, time.monotonic())
+        self._sender.reconnected()

@@ -316,38 +316,3 @@ def _connect(path: Path) -> sqlite3.Connection:
         db.close()
         raise
     return db
-
-
-class Resends:
-    """When each unacknowledged receipt was last published on this connection, so that the periodic
-    flush sends again only what has waited a whole interval: a receipt just sent (a burst of them
-    after an emergency) is not sent twice before the controller could answer. It also counts what is
-    in flight, so that a backlog goes out a window at a time, clocked by the controller's acks."""
-
-    def __init__(self, interval_s: float) -> None:
-        self.interval_s = interval_s
-        self._sent: dict[int, float] = {}
-        self._lock = threading.Lock()
-
-    def sent(self, seq: int, now: float) -> None:
-        with self._lock:
-            self._sent[seq] = now
-
-    def due(self, seq: int, now: float) -> bool:
-        with self._lock:
-            at = self._sent.get(seq)
-        return at is None or now - at >= self.interval_s
-
-    def in_flight(self, now: float) -> int:
-        """How many receipts were sent within the interval and are not acknowledged yet."""
-        with self._lock:
-            return sum(now - at < self.interval_s for at in self._sent.values())
-
-    def acknowledged(self, seq: int) -> None:
-        with self._lock:
-            self._sent = {s: at for s, at in self._sent.items() if s > seq}
-
-    def forget(self) -> None:
-        """A new connection: what was in flight on the old one may be lost, so all of it is due."""
-        with self._lock:
-            self._sent.clear()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
-from edge_agent.outbox import Outbox, Resends
+from edge_agent.outbox import Outbox
+from edge_agent.sender import Resends
 from playlists.signing import verify
 from playlists.wire import Receipt
 
