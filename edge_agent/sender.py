@@ -11,15 +11,16 @@ controller, whose overflow would come back in waves of resends.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 from edge_agent.outbox import Outbox
 from playlists.wire import Receipt
 
 RESEND_INTERVAL_S = 10.0
-RESEND_BATCH = 200
 RECEIPT_WINDOW = 50
 
 
@@ -52,6 +53,11 @@ class Resends:
             at = self._sent.get(seq)
         return at is None or now - at >= self.interval_s
 
+    def sent_at(self, seq: int) -> float | None:
+        """When ``seq`` was last sent on this connection (None: not yet)."""
+        with self._lock:
+            return self._sent.get(seq)
+
     def in_flight(self, now: float) -> int:
         """How many receipts were sent within the interval and are not acknowledged yet."""
         with self._lock:
@@ -79,7 +85,9 @@ class ReceiptSender:
         *,
         resend_interval_s: float = RESEND_INTERVAL_S,
         window: int = RECEIPT_WINDOW,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._monotonic = monotonic
         self._outbox = outbox
         self._link = link
         self._topic = topic
@@ -92,7 +100,7 @@ class ReceiptSender:
     def publish(self, receipt: Receipt, envelope: bytes) -> None:
         """A receipt just committed: send it now (the outbox's listener)."""
         if self._link.publish(self._topic, envelope):
-            self._resends.sent(receipt.seq, time.monotonic())
+            self._resends.sent(receipt.seq, self._monotonic())
 
     def tick(self, now: float) -> None:
         """Periodic work: every half resend interval, send again what is due."""
@@ -108,31 +116,29 @@ class ReceiptSender:
 
     def reconnected(self) -> None:
         """A new connection: what was in flight on the old one may be lost, so all of it is due."""
-        self._next_flush = time.monotonic() + self._resends.interval_s / 2
+        self._next_flush = self._monotonic() + self._resends.interval_s / 2
         self._resends.forget()
         self.flush()
 
     def flush(self) -> None:
-        """Publish the unacked receipts not sent within the resend interval (the controller dedupes
-        on device and seq), at most ``window`` of them in flight."""
+        """Publish the unacked receipts that are due (never sent on this connection, or not within the
+        resend interval; the controller dedupes on device and seq), at most ``window`` in flight:
+        those never sent first, then those sent longest ago, so that every receipt goes out even
+        while acks do not come (the controller away, one receipt it keeps refusing)."""
         if not self._link.connected or not self._flushing.acquire(blocking=False):
             return  # another thread is flushing now
         try:
-            self._backlog = False
-            next_seq = 1
-            now = time.monotonic()
-            in_flight = self._resends.in_flight(now)
-            while batch := self._outbox.pending(from_seq=next_seq, limit=RESEND_BATCH):
-                for seq, envelope in batch:
-                    next_seq = seq + 1
-                    if not self._resends.due(seq, now):
-                        continue
-                    if in_flight >= self._window:
-                        self._backlog = True
-                        return
-                    if not self._link.publish(self._topic, envelope):
-                        return
-                    self._resends.sent(seq, now)
-                    in_flight += 1
+            now = self._monotonic()
+            room = self._window - self._resends.in_flight(now)
+            due = [
+                (self._resends.sent_at(seq) or -math.inf, seq, envelope)
+                for seq, envelope in self._outbox.pending()
+                if self._resends.due(seq, now)
+            ]
+            self._backlog = len(due) > room
+            for _last, seq, envelope in sorted(due)[: max(0, room)]:
+                if not self._link.publish(self._topic, envelope):
+                    return
+                self._resends.sent(seq, now)
         finally:
             self._flushing.release()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import stat
 import subprocess
 from dataclasses import replace
@@ -163,7 +164,10 @@ def test_refused_registry_leaves_the_old_files(tmp_path: Path) -> None:
 
 
 def test_reload_signals_the_pid_in_a_pid_file(tmp_path: Path) -> None:
-    sleeper = subprocess.Popen(["sleep", "30"])
+    # SIGHUP as the default would have it: under nohup (a CI runner) the child would inherit "ignore".
+    sleeper = subprocess.Popen(
+        ["sleep", "30"], preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    )
     try:
         pid_file = tmp_path / "mosquitto.pid"
         pid_file.write_text(f"{sleeper.pid}\n")

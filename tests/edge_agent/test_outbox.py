@@ -5,7 +5,6 @@ from __future__ import annotations
 import sqlite3
 
 from edge_agent.outbox import Outbox
-from edge_agent.sender import Resends
 from playlists.signing import verify
 from playlists.wire import Receipt
 
@@ -192,17 +191,3 @@ def test_a_finished_airing_leaves_nothing_to_recover(outbox, device_key, clock):
 
     assert outbox.recover() == []
     outbox.close()
-
-
-def test_resends_are_due_after_a_whole_interval_and_forget_what_is_acknowledged() -> None:
-    resends = Resends(10.0)
-    assert resends.due(1, 100.0)  # never sent
-    resends.sent(1, 100.0)
-    resends.sent(2, 105.0)
-    assert not resends.due(1, 109.9) and resends.due(1, 110.0)
-    assert not resends.due(2, 110.0)
-    resends.acknowledged(1)
-    assert resends.due(1, 100.0)  # forgotten: a seq reused after a restore goes out at once
-    assert not resends.due(2, 110.0)
-    resends.forget()
-    assert resends.due(2, 105.0)  # a new connection: everything in flight may be lost
