@@ -3,8 +3,6 @@ reader who chose it, in the panel and in API errors."""
 
 from __future__ import annotations
 
-import ast
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +12,7 @@ from audio.texts import ENGLISH, Text
 from controller import i18n
 from controller.audio_text import MESSAGES, words
 from tests.controller.conftest import World, make_world
+from tests.controller.i18n_support import vietnamese_literals
 from tests.controller.planning_support import login
 
 # One text of each code, with its Vietnamese wording as audio/uploads.py wrote it before it had codes.
@@ -40,7 +39,6 @@ BEFORE = [
         "Bản ghi quá dài (31,5 phút); tối đa 30 phút.",
     ),
 ]
-VIETNAMESE = re.compile(r"[ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ]", re.IGNORECASE)
 NOT_AUDIO = ("tin.mp3", "Kính thưa bà con\n".encode() * 50, "audio/mpeg")  # text, whatever its name says
 
 
@@ -59,17 +57,8 @@ def test_upload_refusals_read_as_before_in_vietnamese_and_as_their_english_in_en
 
 def test_the_audio_package_writes_no_vietnamese_sentence_for_people() -> None:
     root = Path(__file__).resolve().parents[2] / "audio"
-    found = []
     for name in ("uploads.py", "texts.py", "errors.py", "chimes.py", "render.py"):
-        tree = ast.parse((root / name).read_text())
-        found += [
-            f"{name}:{node.lineno}"
-            for node in ast.walk(tree)
-            if isinstance(node, ast.Constant)
-            and isinstance(node.value, str)
-            and VIETNAMESE.search(node.value)
-        ]
-    assert found == []
+        assert vietnamese_literals(root / name) == []
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time
@@ -18,14 +17,12 @@ from jinja2 import Environment, nodes
 from controller import i18n
 from controller.schedule_words import describe_rule
 from playlists.rules import NthWeekday, Rule, describe_vi
+from tests.controller.i18n_support import VIETNAMESE, vietnamese_literals
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTROLLER = ROOT / "controller"
 PO = CONTROLLER / "locale" / "vi" / "LC_MESSAGES" / "messages.po"
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
-VIETNAMESE = re.compile(
-    r"[àáảãạăắằẳẵặâấầẩẫậđèéẻẽẹêếềểễệìíỉĩịòóỏõọôốồổỗộơớờởỡợùúủũụưứừửữựỳýỷỹỵ]", re.IGNORECASE
-)
 # Python modules of the panel whose every user-facing string must go through the catalogue.
 PANEL_MODULES = [
     *sorted((CONTROLLER / "routes").glob("panel*.py")),
@@ -135,24 +132,7 @@ def test_templates_show_no_vietnamese_that_bypasses_the_catalogue() -> None:
 
 @pytest.mark.parametrize("path", PANEL_MODULES, ids=lambda p: p.name)
 def test_panel_code_shows_no_vietnamese_that_bypasses_the_catalogue(path: Path) -> None:
-    tree = ast.parse(path.read_text())
-    docstrings = {
-        id(node.body[0].value)
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
-        and node.body
-        and isinstance(node.body[0], ast.Expr)
-    }
-    found = [
-        f"{path.name}:{node.lineno}: {node.value!r}"
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Constant)
-        and isinstance(node.value, str)
-        and id(node) not in docstrings
-        and node.value not in DATA
-        and VIETNAMESE.search(node.value)
-    ]
-    assert found == []
+    assert vietnamese_literals(path, data=DATA) == []
 
 
 def test_english_is_served_from_the_ids_and_vietnamese_from_the_catalogue() -> None:
