@@ -15,7 +15,8 @@ Mosquitto with the registry's accounts and ACL, ``loa serve`` on SQLite):
 * hijack (bench/faults_hijack.py): thousands of generated forged, replayed, expired, rolled-back
   and cross-commune documents; none plays, each is reported.
 
-Writes bench/results/faults.json (``--out``) and prints a table; exit 1 if any scenario failed.
+Writes bench/results/faults.json (``--out``) after each scenario (``complete`` once all ran) and
+prints a table; exit 1 if any scenario failed.
 ``FAULTS_SIZE`` (ci, issue, large) chooses the size of tests/faults/ the same way.
 """
 
@@ -168,14 +169,16 @@ def main(argv: list[str] | None = None) -> int:
         for name in chosen:
             log(f"{name} ({args.size})")
             results[name] = run(name, sizes[name], work, log)
+            # Written after every scenario: a long run stopped midway keeps the verdicts it reached.
+            host["load_average_end"] = round(os.getloadavg()[0], 2)
+            report = {"size": args.size, "passed": all(r["passed"] for r in results.values())}
+            report |= {"complete": len(results) == len(chosen), "host": host, "scenarios": results}
+            write_result(report, args.out)
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
-    host["load_average_end"] = round(os.getloadavg()[0], 2)
-    passed = all(r["passed"] for r in results.values())
-    write_result({"size": args.size, "passed": passed, "host": host, "scenarios": results}, args.out)
     print(table(results))
-    return 0 if passed else 1
+    return 0 if all(r["passed"] for r in results.values()) else 1
 
 
 if __name__ == "__main__":

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import faults
 import pytest
@@ -29,3 +31,21 @@ def test_faults_size_chooses_the_size_and_refuses_unknown_ones(monkeypatch: pyte
     monkeypatch.setenv("FAULTS_SIZE", "huge")
     with pytest.raises(SystemExit, match="ci, issue, large"):
         faults.env_size()
+
+
+def test_the_results_are_written_after_each_scenario(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A long run stopped in its second scenario keeps the first one's verdict on disk."""
+    out = tmp_path / "faults.json"
+
+    def run(name: str, size: object, work: object, log: object) -> dict[str, object]:
+        if name == "offline":
+            raise KeyboardInterrupt
+        return {"size": {"boxes": 3}, "passed": True, "problems": [], "seconds": 1.0}
+
+    monkeypatch.setattr(faults, "run", run)
+    monkeypatch.setattr(faults, "exit_on_sigterm", lambda: None)
+    with pytest.raises(KeyboardInterrupt):
+        faults.main(["--only", "soak,offline,hijack", "--out", str(out)])
+    written = json.loads(out.read_text())
+    assert list(written["scenarios"]) == ["soak"]
+    assert written["passed"] is True and written["complete"] is False
