@@ -224,6 +224,22 @@ class Outbox:
             ).fetchall()
         return [(int(seq), bytes(envelope)) for seq, envelope in rows]
 
+    def pending_seqs(self) -> list[int]:
+        """The seqs of the unacknowledged receipts, in order (without reading their envelopes)."""
+        with self._lock:
+            return [int(seq) for (seq,) in self._db.execute("SELECT seq FROM receipts ORDER BY seq")]
+
+    def envelopes(self, seqs: list[int]) -> dict[int, bytes]:
+        """The signed envelopes of those of ``seqs`` still unacknowledged."""
+        found: dict[int, bytes] = {}
+        with self._lock:
+            for start in range(0, len(seqs), 500):  # within SQLite's limit on bound parameters
+                chunk = seqs[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                query = f"SELECT seq, envelope FROM receipts WHERE seq IN ({marks})"  # placeholders only
+                found.update((int(seq), bytes(envelope)) for seq, envelope in self._db.execute(query, chunk))
+        return found
+
     def backlog(self) -> tuple[int, int | None]:
         """``(pending_count(), first_pending_seq())`` in one query (for the status)."""
         with self._lock:

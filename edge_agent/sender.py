@@ -131,13 +131,18 @@ class ReceiptSender:
             now = self._monotonic()
             room = self._window - self._resends.in_flight(now)
             due = [
-                (self._resends.sent_at(seq) or -math.inf, seq, envelope)
-                for seq, envelope in self._outbox.pending()
+                (self._resends.sent_at(seq) or -math.inf, seq)
+                for seq in self._outbox.pending_seqs()
                 if self._resends.due(seq, now)
             ]
             self._backlog = len(due) > room
-            for _last, seq, envelope in sorted(due)[: max(0, room)]:
-                if not self._link.publish(self._topic, envelope):
+            chosen = [seq for _last, seq in sorted(due)[: max(0, room)]]
+            # Only the chosen envelopes are read: a week's backlog is not loaded on every ack.
+            envelopes = self._outbox.envelopes(chosen) if chosen else {}
+            for seq in chosen:
+                if seq not in envelopes:
+                    continue  # acknowledged meanwhile
+                if not self._link.publish(self._topic, envelopes[seq]):
                     return
                 self._resends.sent(seq, now)
         finally:

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edge_agent.outbox import Outbox
 from edge_agent.sender import ReceiptSender, Resends
+from edge_agent.testing import FakeClock
+from tests.edge_agent.conftest import DEVICE_ID
 
 TOPIC = "loa/v1/devices/box-1/report"
 
@@ -67,3 +72,39 @@ def test_without_acks_every_receipt_still_goes_out_oldest_send_first(outbox: Out
     sender.flush()
     assert link.seqs[100:] == [*range(101, 121), *range(1, 31)]  # then those sent longest ago
     assert set(link.seqs) == set(range(1, 121))
+
+
+class CountingOutbox(Outbox):
+    """An outbox that counts the signed envelopes read out of it."""
+
+    read = 0
+
+    def pending(self, *, from_seq: int = 1, limit: int | None = None) -> list[tuple[int, bytes]]:
+        found = super().pending(from_seq=from_seq, limit=limit)
+        self.read += len(found)
+        return found
+
+    def envelopes(self, seqs: list[int]) -> dict[int, bytes]:
+        found = super().envelopes(seqs)
+        self.read += len(found)
+        return found
+
+
+def test_a_flush_reads_only_the_envelopes_it_sends(
+    tmp_path: Path, device_key: Ed25519PrivateKey, clock: FakeClock
+) -> None:
+    """A week offline leaves thousands of receipts; each ack flushes, and must not load them all."""
+    path = tmp_path / "outbox.db"
+    counting = CountingOutbox(path, device_id=DEVICE_ID, private_key=device_key, clock=clock)
+    for n in range(400):
+        counting.append(event="failed", reason=f"offline-{n}")
+    link, now = Link(), [100.0]
+    sender = ReceiptSender(counting, link, TOPIC, resend_interval_s=10, window=20, monotonic=lambda: now[0])
+    sender.reconnected()
+    for acked in range(20, 101, 20):
+        counting.acknowledge(acked)
+        sender.acknowledged(acked)
+    assert link.seqs == list(range(1, 121))
+    assert counting.read == 120  # each envelope read once, when it is sent
+    assert sorted(counting.envelopes([5, 120, 121, 999])) == [120, 121]  # acknowledged ones are gone
+    counting.close()
