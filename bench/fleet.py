@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
 from fleet_boxes import device_id  # noqa: E402
-from fleet_support import Worker, exit_on_sigterm, raise_file_limit  # noqa: E402
+from fleet_support import Worker, exit_on_sigterm, raise_file_limit, stop_workers  # noqa: E402
 from fleet_world import Seeded, seed_world  # noqa: E402
 
 from loa.mosquitto import Mosquitto, free_port  # noqa: E402
@@ -253,9 +253,8 @@ class Fleet:
 
     def stop_boxes(self) -> None:
         """Every box stops as ``loa agent`` does (offline status, disconnect); the world stays."""
-        for worker in self.workers:
-            worker.stop()
-        self.workers, self.ranges, self.boxes = [], [], 0
+        workers, self.workers, self.ranges, self.boxes = self.workers, [], [], 0
+        stop_workers(workers)
 
     def ask(self, cmd: dict[str, Any], event: str, timeout_s: float = 60) -> list[dict[str, Any]]:
         for worker in self.workers:
@@ -395,15 +394,17 @@ class Fleet:
         return found
 
     def close(self) -> None:
-        for worker in self.workers:
-            worker.stop()
-        self.workers = []
-        self.stop_controller()
-        if self.broker is not None:
-            self.broker.stop()
-        if self.postgres is not None:
-            self.postgres.stop()
-        shutil.rmtree(self.box_root, ignore_errors=True)
+        """Stop the boxes, the controller, the broker and PostgreSQL, in that order. Each is stopped
+        even if stopping one before it failed or was interrupted (a second Ctrl-C or SIGTERM), so no
+        broker or database is left running."""
+        with contextlib.ExitStack() as stopping:  # runs the callbacks last-registered first
+            stopping.callback(shutil.rmtree, self.box_root, ignore_errors=True)
+            if self.postgres is not None:
+                stopping.callback(self.postgres.stop)
+            if self.broker is not None:
+                stopping.callback(self.broker.stop)
+            stopping.callback(self.stop_controller)
+            stopping.callback(self.stop_boxes)
 
     def __enter__(self) -> Fleet:
         return self
