@@ -1,7 +1,8 @@
 """Sentences the audio package hands to people, as stable codes with parameters (pure).
 
-Like ``playlists/texts.py`` (the two pure packages do not import each other): a refused upload
-carries a ``Text`` that the controller words in the reader's language (``controller/audio_text.py``);
+Like ``playlists/texts.py`` (the two pure packages do not import each other): a refused upload or
+an unusable lexicon entry carries a ``Text`` that the controller words in the reader's language
+(``controller/audio_text.py``);
 ``str()`` gives plain English, for logs, the CLI and tests. Numbers are parameters, rounded as they
 are shown (sizes in MB, lengths in minutes or seconds to one decimal), never written out here.
 """
@@ -29,6 +30,17 @@ ENGLISH = {
     ),
     "upload.silent": "The recording is only silence.",
     "upload.too_long": "The recording is too long ({length_min:g} min); at most {limit_min:g} min.",
+    "lexicon.written_empty": "The written form of the entry is empty.",
+    "lexicon.bad_abbreviation": (
+        "Abbreviation “{written}”: it must start with a letter or a digit and have no spaces."
+    ),
+    "lexicon.not_words": (
+        "“{written}” → “{spoken}”: the spoken form must be words (commas allowed), without digits or symbols."
+    ),
+    "lexicon.abbreviation_in_spoken": (
+        "“{written}” → “{spoken}”: the spoken form must not contain an abbreviation."
+    ),
+    "lexicon.single_letter": "“{written}” → “{spoken}”: write a single letter by its name (“ca”, not “k”).",
 }
 
 

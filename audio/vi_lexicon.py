@@ -15,6 +15,7 @@ from functools import cached_property
 from types import MappingProxyType
 
 from audio import vi_lexicon_data
+from audio.texts import Text
 from audio.vi_letters import is_vowel
 
 # A spoken form is words, optionally separated by commas: nothing the normaliser would change again
@@ -26,7 +27,12 @@ _WORDS = re.compile(r"[^\W\d_]+")
 
 
 class LexiconError(ValueError):
-    """A lexicon entry that cannot be used; the message names the entry and says why."""
+    """A lexicon entry that cannot be used; ``str()`` names the entry and says why in English (logs,
+    the CLI), ``text`` is the same for people, worded by the controller in the reader's language."""
+
+    def __init__(self, text: Text) -> None:
+        super().__init__(str(text))
+        self.text = text
 
 
 @dataclass(frozen=True)
@@ -43,17 +49,13 @@ class Lexicon:
     pronunciations: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        abbreviations = {
-            _key(key, "abbreviation"): _spoken(key, value) for key, value in self.abbreviations.items()
-        }
+        abbreviations = {_key(key): _spoken(key, value) for key, value in self.abbreviations.items()}
         for key in abbreviations:
             if _ABBREVIATION_KEY.fullmatch(key) is None:
-                raise LexiconError(
-                    f"abbreviation {key!r}: must start with a letter or digit and have no spaces"
-                )
+                raise LexiconError(Text.of("lexicon.bad_abbreviation", written=key))
         pronunciations: dict[str, str] = {}
         for key, value in self.pronunciations.items():
-            word = " ".join(_key(key, "pronunciation").split())
+            word = " ".join(_key(key).split())
             pronunciations[word] = _spoken(key, value)
         object.__setattr__(self, "abbreviations", MappingProxyType(abbreviations))
         object.__setattr__(self, "pronunciations", MappingProxyType(pronunciations))
@@ -95,22 +97,20 @@ class Lexicon:
         return self._pronunciation_by_folded_key.get(key, match[0])
 
 
-def _key(key: str, kind: str) -> str:
+def _key(key: str) -> str:
     if not isinstance(key, str) or not key.strip():
-        raise LexiconError(f"{kind} {key!r}: the written form is empty")
+        raise LexiconError(Text("lexicon.written_empty"))
     return unicodedata.normalize("NFKC", key.strip())
 
 
 def _spoken(key: str, value: str) -> str:
     spoken = " ".join(unicodedata.normalize("NFC", value).split()) if isinstance(value, str) else ""
     if _SPOKEN.fullmatch(spoken) is None:
-        raise LexiconError(
-            f"{key!r} → {value!r}: the spoken form must be words (commas allowed), without digits or symbols"
-        )
+        raise LexiconError(Text.of("lexicon.not_words", written=key, spoken=value))
     if _CAPITALS_RUN.search(spoken):
-        raise LexiconError(f"{key!r} → {value!r}: the spoken form must not contain an abbreviation")
+        raise LexiconError(Text.of("lexicon.abbreviation_in_spoken", written=key, spoken=value))
     if any(len(word) == 1 and not is_vowel(word) for word in _WORDS.findall(spoken)):
-        raise LexiconError(f'{key!r} → {value!r}: write a single letter by its name ("bê", not "b")')
+        raise LexiconError(Text.of("lexicon.single_letter", written=key, spoken=value))
     return spoken
 
 

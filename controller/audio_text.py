@@ -1,4 +1,5 @@
-"""The audio package's sentences (why an uploaded recording is refused) in the reader's language.
+"""The audio package's sentences (why an uploaded recording or a lexicon entry is refused) in the
+reader's language.
 
 ``audio`` hands over a ``Text`` (a stable code and its parameters, see ``audio/texts.py``); this
 module is the one place that words it, through the catalogue: Vietnamese by default, English for a
@@ -8,6 +9,7 @@ reader who chose it. Numbers read as the reader writes them (``0,4 MB`` / ``0.4 
 from __future__ import annotations
 
 from audio.errors import UploadRejected
+from audio.vi_lexicon import LexiconError
 from controller.errors import InvalidInput
 from controller.i18n import N_, decimal
 from controller.wording import Wording
@@ -31,6 +33,20 @@ MESSAGES = {
     ),
     "upload.silent": N_("The recording is only silence."),
     "upload.too_long": N_("The recording is too long (%(length_min)s min); at most %(limit_min)s min."),
+    "lexicon.written_empty": N_("The written form of the entry is empty."),
+    "lexicon.bad_abbreviation": N_(
+        "Abbreviation “%(written)s”: it must start with a letter or a digit and have no spaces."
+    ),
+    "lexicon.not_words": N_(
+        "“%(written)s” → “%(spoken)s”: the spoken form must be words (commas allowed), without digits or"
+        " symbols."
+    ),
+    "lexicon.abbreviation_in_spoken": N_(
+        "“%(written)s” → “%(spoken)s”: the spoken form must not contain an abbreviation."
+    ),
+    "lexicon.single_letter": N_(
+        "“%(written)s” → “%(spoken)s”: write a single letter by its name (“ca”, not “k”)."
+    ),
 }
 
 
@@ -50,6 +66,6 @@ message_of = WORDING.message_of
 words = WORDING.words
 
 
-def invalid_input(error: UploadRejected, *, field: str) -> InvalidInput:
-    """The panel's and the API's error for a refused upload, worded when shown."""
+def invalid_input(error: UploadRejected | LexiconError, *, field: str) -> InvalidInput:
+    """The panel's and the API's error for a refused upload or lexicon entry, worded when shown."""
     return WORDING.invalid_input(error.text, field=field)

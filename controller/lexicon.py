@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from sqlmodel import Session, col, select
 
 from audio import Lexicon, LexiconError, Normalized, normalize
-from controller import audit_log
+from controller import audio_text, audit_log
 from controller.errors import Forbidden, InvalidInput, NotFound
 from controller.i18n import N_
 from controller.models import LexiconEntry, User, utcnow
@@ -32,6 +32,8 @@ def spoken_form(session: Session, *, text: str, accent: str) -> Normalized:
     """How a text will be read, and the abbreviations nobody taught the lexicon yet."""
     try:
         return normalize(text, accent=accent, lexicon=current_lexicon(session))
+    except LexiconError as exc:  # an entry stored before a rule that now refuses it
+        raise audio_text.invalid_input(exc, field="text") from exc
     except ValueError as exc:
         raise InvalidInput(
             N_("The text cannot be normalised: %(error)s"), field="text", error=str(exc)
@@ -54,7 +56,7 @@ def save_entry(session: Session, *, user: User, kind: str, term: str, spoken: st
     try:
         Lexicon(**{f"{kind}s": {term: spoken}})  # type: ignore[arg-type]
     except LexiconError as exc:
-        raise InvalidInput(N_("The entry cannot be used: %(error)s"), field="spoken", error=str(exc)) from exc
+        raise audio_text.invalid_input(exc, field="spoken") from exc
     entry = session.exec(
         select(LexiconEntry).where(LexiconEntry.kind == kind, LexiconEntry.term == term)
     ).first()

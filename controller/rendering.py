@@ -3,6 +3,7 @@ audio/ (the province lexicon, TTS, processing, the media store)."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Collection
 from dataclasses import dataclass, field, replace
@@ -17,6 +18,7 @@ from audio import (
     ProcessingSettings,
     RenderCache,
     RenderedMedia,
+    TtsChunkError,
     TtsEngine,
     UploadRejected,
     cached_render,
@@ -31,6 +33,8 @@ from controller.i18n import N_, gettext
 from controller.lexicon import spoken_form
 from controller.models import Media, User, Zone
 from controller.settings import Settings
+
+log = logging.getLogger(__name__)
 
 PIPER = "piper"
 VOICES_FOLDER = "voices"
@@ -174,8 +178,28 @@ class Renderer:
                 settings=self.with_chimes(chimes),
                 cache=self.cache,
             )
+        except TtsChunkError as exc:  # the editor can look at that part of the text
+            log.warning("speech failed: %s", exc)
+            raise RenderFailed(
+                N_(
+                    "The speech engine could not read part %(chunk)s of %(chunks)s of the text"
+                    " (“%(excerpt)s”). Check that part; if it looks right, tell the province"
+                    " administrator. Technical detail: %(error)s"
+                ),
+                chunk=exc.chunk,
+                chunks=exc.chunks,
+                excerpt=exc.excerpt,
+                error=str(exc),
+            ) from exc
         except AudioError as exc:
-            raise RenderFailed(N_("Could not make the bulletin's audio: %(error)s"), error=str(exc)) from exc
+            log.warning("speech failed: %s", exc)
+            raise RenderFailed(
+                N_(
+                    "The bulletin's audio could not be made: the speech or sound tools failed. Try again;"
+                    " if it fails again, tell the province administrator. Technical detail: %(error)s"
+                ),
+                error=str(exc),
+            ) from exc
         return self._record(session, rendered)
 
     def rendered_before(
@@ -213,9 +237,15 @@ class Renderer:
             rendered = render_upload(path, store=self.store, settings=self.with_chimes(chimes))
         except UploadRejected as exc:
             raise audio_text.invalid_input(exc, field="recording") from exc
-        except AudioError as exc:
+        except AudioError as exc:  # not the file: our sound tools (ffmpeg missing, out of disk …)
+            log.warning("recording failed: %s", exc)
             raise InvalidInput(
-                N_("The recording cannot be processed: %(error)s"), field="recording", error=str(exc)
+                N_(
+                    "The recording could not be processed: the sound tools failed. Try again; if it"
+                    " fails again, tell the province administrator. Technical detail: %(error)s"
+                ),
+                field="recording",
+                error=str(exc),
             ) from exc
         return self._record(session, rendered)
 

@@ -95,7 +95,7 @@ def test_entries_typed_in_decomposed_unicode_still_match() -> None:
         ({"UBND": "Ủy ban (xã)"}, "without digits or symbols"),
         ({"UBND": "UBND tỉnh"}, "must not contain an abbreviation"),
         ({"VITC": "vitamin C"}, "single letter by its name"),
-        ({"": "trống"}, "written form is empty"),
+        ({"": "trống"}, "written form of the entry is empty"),
         ({"Ủy ban": "ủy ban"}, "no spaces"),
     ],
 )
