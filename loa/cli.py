@@ -174,7 +174,8 @@ def _backup(args: argparse.Namespace) -> int:
 
 def _restore(args: argparse.Namespace) -> int:
     from controller.settings import Settings
-    from loa.backup import Sources, restore
+    from loa.backup import Sources
+    from loa.restore import restore
 
     done = restore(Sources.from_settings(Settings()), args.archive)
     kept = f" The data it replaced is in {done.previous}." if done.previous else ""

@@ -23,7 +23,8 @@ from controller.leader import lock_for
 from controller.models import Device, DeviceTimeline, User, Zone, utcnow
 from controller.seed import add_user
 from controller.settings import Settings
-from loa.backup import TIMELINE_VERSION_GAP, BackupError, Sources, backup, restore
+from loa.backup import BackupError, Sources, backup
+from loa.restore import TIMELINE_VERSION_GAP, restore
 from loa.restore_checks import RestoreRefused
 from tests.databases import database_url
 
