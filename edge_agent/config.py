@@ -47,9 +47,11 @@ class AgentConfig:
     update_confirm_s: a new agent release on trial is kept once connected to the broker this long.
     update_trial_s: a release on trial that has not been kept after this long exits (to be started
         again, and rolled back after three starts; see docs/agent.md, "Updates").
-    resend_interval_s: a receipt the controller has not acknowledged is sent again after this long.
+    resend_interval_s: the shortest wait before a receipt the controller has not acknowledged is
+        sent again; the wait follows the measured time to the ack and doubles after each timeout,
+        up to 30 s (edge_agent/sender.py).
     receipt_window: at most this many receipts are sent and not yet acknowledged at once; a backlog
-        goes out a window at a time, the next when the controller's ack comes.
+        starts with 4 in flight, and each ack lets more go, up to this many.
     """
 
     device_id: str

@@ -1,12 +1,16 @@
 """Sending the outbox's receipts to the controller (invariant 2: no report is lost or doubled).
 
 A receipt is published as soon as it is committed (``ReceiptSender.publish``, the outbox's
-listener) and sent again until the controller's ack covers its seq: once it has waited
-``resend_interval_s`` since its last send, never sooner (a burst after an emergency is not doubled
-by a flush that happens to fall right after it). At most ``receipt_window`` receipts are in flight:
-a backlog (a box offline for a week, a province reconnecting after a broker outage) goes out a
-window at a time, the next as soon as an ack comes, instead of flooding the broker's queue for the
-controller, whose overflow would come back in waves of resends.
+listener) and sent again until the controller's ack covers its seq. A backlog (a box offline for a
+week, a province reconnecting after a broker outage) goes out a window at a time, the next as soon
+as an ack comes.
+
+A thousand boxes reconnecting at once must share the controller, not drown it: the broker keeps
+at most 1,000 messages queued for the controller and drops the rest, and every receipt sent again
+too early is one more the controller must check and refuse as a duplicate. So the sender behaves
+as TCP does (RFC 6298 and RFC 5681, ``Flight``): the wait before a receipt is sent again follows
+the measured time from send to ack, and the window of receipts in flight shrinks when acks stop
+coming and grows again as they come.
 """
 
 from __future__ import annotations
@@ -20,8 +24,10 @@ from typing import Protocol
 from edge_agent.outbox import Outbox
 from playlists.wire import Receipt
 
-RESEND_INTERVAL_S = 10.0
-RECEIPT_WINDOW = 50
+RESEND_INTERVAL_S = 10.0  # the shortest wait before a receipt is sent again
+MAX_RESEND_INTERVAL_S = 30.0  # the longest, however long the controller has been silent
+RECEIPT_WINDOW = 50  # the most receipts in flight
+INITIAL_WINDOW = 4  # in flight on a new connection, before acks show the controller keeps up
 
 
 class Publisher(Protocol):
@@ -33,49 +39,96 @@ class Publisher(Protocol):
     def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> bool: ...
 
 
-class Resends:
-    """When each unacknowledged receipt was last published on this connection, so that the periodic
-    flush sends again only what has waited a whole interval: a receipt just sent (a burst of them
-    after an emergency) is not sent twice before the controller could answer. It also counts what is
-    in flight, so that a backlog goes out a window at a time, clocked by the controller's acks."""
+class Flight:
+    """The receipts sent on this connection and not yet acknowledged, and the two numbers that pace
+    them:
 
-    def __init__(self, interval_s: float) -> None:
-        self.interval_s = interval_s
-        self._sent: dict[int, float] = {}
+    * ``wait_s``: how long a receipt waits for its ack before it is sent again. It is the smoothed
+      time from send to ack plus four times its variation (RFC 6298), never below ``min_wait_s``;
+      each timeout doubles it, up to ``max_wait_s``. A receipt sent more than once gives no sample
+      (Karn's rule: its ack may answer either send).
+    * ``window``: how many receipts may be in flight (RFC 5681). It starts at ``max_window``. A
+      timeout drops it to one and sets the threshold to half what it was; then each receipt
+      acknowledged adds one (it doubles every round trip) up to the threshold, and past the
+      threshold one per window acknowledged, never above ``max_window``.
+
+    A receipt in flight is one sent less than its wait ago; after that it is due again.
+    """
+
+    def __init__(self, min_wait_s: float, max_window: int, max_wait_s: float = MAX_RESEND_INTERVAL_S) -> None:
+        self.min_wait_s, self.max_wait_s = min_wait_s, max(min_wait_s, max_wait_s)
+        self.max_window = max(1, max_window)
+        self.window = float(min(INITIAL_WINDOW, self.max_window))
+        self.threshold = float(self.max_window)
+        self.wait_s = min_wait_s
+        self._srtt: float | None = None
+        self._rttvar = 0.0
+        self._sent: dict[int, tuple[float, float, int]] = {}  # seq: (last sent at, due again at, sends)
+        self._timeouts_seen_until = -math.inf
         self._lock = threading.Lock()
 
     def sent(self, seq: int, now: float) -> None:
         with self._lock:
-            self._sent[seq] = now
+            sends = self._sent[seq][2] + 1 if seq in self._sent else 1
+            self._sent[seq] = (now, now + self.wait_s, sends)
 
     def due(self, seq: int, now: float) -> bool:
         with self._lock:
-            at = self._sent.get(seq)
-        return at is None or now - at >= self.interval_s
-
-    def sent_at(self, seq: int) -> float | None:
-        """When ``seq`` was last sent on this connection (None: not yet)."""
-        with self._lock:
-            return self._sent.get(seq)
+            found = self._sent.get(seq)
+        return found is None or now >= found[1]
 
     def in_flight(self, now: float) -> int:
-        """How many receipts were sent within the interval and are not acknowledged yet."""
+        """How many receipts were sent, are not acknowledged, and are still waiting for their ack."""
         with self._lock:
-            return sum(now - at < self.interval_s for at in self._sent.values())
+            return sum(now < due for _at, due, _sends in self._sent.values())
 
-    def acknowledged(self, seq: int) -> None:
+    def room(self, now: float) -> int:
+        """How many more receipts may be sent now."""
+        return max(0, int(self.window) - self.in_flight(now))
+
+    def check_timeouts(self, now: float) -> bool:
+        """Whether a receipt's wait ran out since the last check: the window drops to one and the
+        wait doubles, once for all the receipts that ran out together."""
         with self._lock:
-            self._sent = {s: at for s, at in self._sent.items() if s > seq}
+            fresh = any(self._timeouts_seen_until < due <= now for _at, due, _sends in self._sent.values())
+            self._timeouts_seen_until = now
+            if fresh:
+                self.threshold = max(2.0, self.window / 2)
+                self.window = 1.0
+                self.wait_s = min(self.max_wait_s, self.wait_s * 2)
+            return fresh
+
+    def acknowledged(self, seq: int, now: float) -> None:
+        """The controller committed every receipt up to ``seq``."""
+        with self._lock:
+            acked = {s: sent for s, sent in self._sent.items() if s <= seq}
+            if not acked:
+                return
+            self._sent = {s: sent for s, sent in self._sent.items() if s > seq}
+            sampled = [now - at for s, (at, _due, sends) in sorted(acked.items()) if sends == 1]
+            if sampled:
+                self._sample(sampled[-1])
+            grown = len(acked) if self.window < self.threshold else len(acked) / self.window
+            self.window = min(float(self.max_window), self.window + grown)
+
+    def _sample(self, rtt: float) -> None:
+        if self._srtt is None:
+            self._srtt, self._rttvar = rtt, rtt / 2
+        else:
+            self._rttvar = 0.75 * self._rttvar + 0.25 * abs(self._srtt - rtt)
+            self._srtt = 0.875 * self._srtt + 0.125 * rtt
+        self.wait_s = min(self.max_wait_s, max(self.min_wait_s, self._srtt + 4 * self._rttvar))
 
     def forget(self) -> None:
-        """A new connection: what was in flight on the old one may be lost, so all of it is due."""
+        """A new connection: what was in flight on the old one may be lost, so all of it is due.
+        The window and the wait are kept: the controller is as busy as it was."""
         with self._lock:
             self._sent.clear()
 
 
 class ReceiptSender:
     """Publishes the outbox's receipts on ``topic`` and sends again what the controller has not
-    acknowledged, a window at a time."""
+    acknowledged, paced by ``Flight``."""
 
     def __init__(
         self,
@@ -91,52 +144,49 @@ class ReceiptSender:
         self._outbox = outbox
         self._link = link
         self._topic = topic
-        self._resends = Resends(resend_interval_s)
-        self._window = window
+        self.flight = Flight(resend_interval_s, window)
+        self._tick_s = resend_interval_s / 2
         self._next_flush = 0.0
-        self._backlog = False  # the last flush stopped at a full window: the next ack sends more
+        self._backlog = False  # the last flush left receipts unsent: the next ack sends more
         self._flushing = threading.Lock()
 
     def publish(self, receipt: Receipt, envelope: bytes) -> None:
-        """A receipt just committed: send it now (the outbox's listener)."""
+        """A receipt just committed: send it now (the outbox's listener), whatever the window."""
         if self._link.publish(self._topic, envelope):
-            self._resends.sent(receipt.seq, self._monotonic())
+            self.flight.sent(receipt.seq, self._monotonic())
 
     def tick(self, now: float) -> None:
-        """Periodic work: every half resend interval, send again what is due."""
+        """Periodic work: every half of the shortest wait, send again what is due."""
         if now >= self._next_flush:
-            self._next_flush = now + self._resends.interval_s / 2
+            self._next_flush = now + self._tick_s
             self.flush()
 
     def acknowledged(self, seq: int) -> None:
         """The controller committed every receipt up to ``seq`` (the outbox deleted them)."""
-        self._resends.acknowledged(seq)
+        self.flight.acknowledged(seq, self._monotonic())
         if self._backlog:
             self.flush()  # the window has room again
 
     def reconnected(self) -> None:
         """A new connection: what was in flight on the old one may be lost, so all of it is due."""
-        self._next_flush = self._monotonic() + self._resends.interval_s / 2
-        self._resends.forget()
+        self._next_flush = self._monotonic() + self._tick_s
+        self.flight.forget()
         self.flush()
 
     def flush(self) -> None:
-        """Publish the unacked receipts that are due (never sent on this connection, or not within the
-        resend interval; the controller dedupes on device and seq), at most ``window`` in flight:
-        those never sent first, then those sent longest ago, so that every receipt goes out even
-        while acks do not come (the controller away, one receipt it keeps refusing)."""
+        """Publish the unacked receipts that are due (never sent on this connection, or whose wait
+        ran out; the controller dedupes on device and seq), as many as the window has room for,
+        lowest seq first: the controller's ack covers only an unbroken run of seqs, so a receipt
+        lost on the way holds back the ack of every one after it until it is sent again."""
         if not self._link.connected or not self._flushing.acquire(blocking=False):
             return  # another thread is flushing now
         try:
             now = self._monotonic()
-            room = self._window - self._resends.in_flight(now)
-            due = [
-                (self._resends.sent_at(seq) or -math.inf, seq)
-                for seq in self._outbox.pending_seqs()
-                if self._resends.due(seq, now)
-            ]
+            self.flight.check_timeouts(now)
+            room = self.flight.room(now)
+            due = [seq for seq in self._outbox.pending_seqs() if self.flight.due(seq, now)]
             self._backlog = len(due) > room
-            chosen = [seq for _last, seq in sorted(due)[: max(0, room)]]
+            chosen = due[:room]
             # Only the chosen envelopes are read: a week's backlog is not loaded on every ack.
             envelopes = self._outbox.envelopes(chosen) if chosen else {}
             for seq in chosen:
@@ -144,6 +194,6 @@ class ReceiptSender:
                     continue  # acknowledged meanwhile
                 if not self._link.publish(self._topic, envelopes[seq]):
                     return
-                self._resends.sent(seq, now)
+                self.flight.sent(seq, now)
         finally:
             self._flushing.release()

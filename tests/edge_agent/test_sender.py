@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edge_agent.outbox import Outbox
-from edge_agent.sender import ReceiptSender, Resends
+from edge_agent.sender import Flight, ReceiptSender
 from edge_agent.testing import FakeClock
 from tests.edge_agent.conftest import DEVICE_ID
 
@@ -29,49 +30,66 @@ class Link:
         return self.connected
 
 
-def test_resends_are_due_after_a_whole_interval_and_forget_what_is_acknowledged() -> None:
-    resends = Resends(10.0)
-    assert resends.due(1, 100.0)  # never sent
-    resends.sent(1, 100.0)
-    resends.sent(2, 105.0)
-    assert not resends.due(1, 109.9) and resends.due(1, 110.0)
-    assert not resends.due(2, 110.0)
-    resends.acknowledged(1)
-    assert resends.due(1, 100.0)  # forgotten: a seq reused after a restore goes out at once
-    assert not resends.due(2, 110.0)
-    resends.forget()
-    assert resends.due(2, 105.0)  # a new connection: everything in flight may be lost
+def test_a_receipt_is_due_again_once_its_wait_ran_out_and_acks_forget_it() -> None:
+    flight = Flight(10.0, 50)
+    assert flight.due(1, 100.0)  # never sent
+    flight.sent(1, 100.0)
+    flight.sent(2, 105.0)
+    assert not flight.due(1, 109.9) and flight.due(1, 110.0)
+    assert not flight.due(2, 110.0)
+    flight.acknowledged(1, 110.0)
+    assert flight.due(1, 100.0)  # forgotten: a seq reused after a restore goes out at once
+    assert not flight.due(2, 110.0)
+    flight.forget()
+    assert flight.due(2, 105.0)  # a new connection: everything in flight may be lost
 
 
-def test_a_backlog_goes_out_a_window_at_a_time_and_each_ack_lets_the_next_go(outbox: Outbox) -> None:
+def test_a_backlog_starts_small_and_each_round_of_acks_doubles_the_window_up_to_its_most(
+    outbox: Outbox,
+) -> None:
+    for n in range(200):
+        outbox.append(event="failed", reason=f"offline-{n}")
+    link, now = Link(), [100.0]
+    sender = ReceiptSender(outbox, link, TOPIC, resend_interval_s=10, window=50, monotonic=lambda: now[0])
+    sender.reconnected()
+    assert link.seqs == [1, 2, 3, 4]  # a new connection: four, until acks show the controller keeps up
+    sender.flush()
+    assert len(link.seqs) == 4  # the window is full: nothing more until an ack or a timeout
+    rounds = []
+    while len(link.seqs) < 200:
+        now[0] += 0.1
+        acked = link.seqs[-1]
+        outbox.acknowledge(acked)
+        sender.acknowledged(acked)  # each ack lets the next ones go at once
+        rounds.append(len(link.seqs) - acked)
+    assert rounds[:5] == [8, 16, 32, 50, 50]  # slow start, then the most in flight
+
+
+def test_without_acks_the_sender_backs_off_and_resends_the_lowest_seq_first(outbox: Outbox) -> None:
+    """The controller away or far behind: instead of sending its window again every ten seconds,
+    the box sends one receipt at a time, the lowest (the one the ack waits for), and waits twice
+    as long after each timeout, up to thirty seconds."""
     for n in range(120):
         outbox.append(event="failed", reason=f"offline-{n}")
     link, now = Link(), [100.0]
     sender = ReceiptSender(outbox, link, TOPIC, resend_interval_s=10, window=50, monotonic=lambda: now[0])
     sender.reconnected()
-    assert link.seqs == list(range(1, 51))
-    sender.flush()
-    assert len(link.seqs) == 50  # the window is full: nothing more until an ack or the interval
-    outbox.acknowledge(30)
-    sender.acknowledged(30)
-    assert link.seqs[50:] == list(range(51, 81))  # thirty acked: thirty more at once
-
-
-def test_without_acks_every_receipt_still_goes_out_oldest_send_first(outbox: Outbox) -> None:
-    """The controller away, or one receipt it keeps refusing: the window must not resend the same
-    fifty for ever while the newer receipts are never sent."""
-    for n in range(120):
-        outbox.append(event="failed", reason=f"offline-{n}")
-    link, now = Link(), [100.0]
-    sender = ReceiptSender(outbox, link, TOPIC, resend_interval_s=10, window=50, monotonic=lambda: now[0])
-    sender.reconnected()
-    now[0] += 10  # a whole interval, no ack
-    sender.flush()
-    assert link.seqs[50:] == list(range(51, 101))  # those never sent go first
-    now[0] += 10
-    sender.flush()
-    assert link.seqs[100:] == [*range(101, 121), *range(1, 31)]  # then those sent longest ago
-    assert set(link.seqs) == set(range(1, 121))
+    assert link.seqs == [1, 2, 3, 4]
+    sent_at: list[float] = []
+    while now[0] < 100 + 300:
+        now[0] += 5
+        before = len(link.seqs)
+        sender.tick(now[0])
+        sent_at += [now[0]] * (len(link.seqs) - before)
+    assert link.seqs[4:] == [1] * len(sent_at)  # the lowest seq, again and again
+    assert sent_at[0] == 110  # after the first wait, ten seconds
+    gaps = [round(later - earlier) for earlier, later in itertools.pairwise(sent_at)]
+    assert gaps == [20] + [30] * (len(sent_at) - 2)  # twice as long after each timeout, at most 30 s
+    assert sender.flight.wait_s == 30 and sender.flight.window == 1
+    now[0] += 1
+    outbox.acknowledge(1)
+    sender.acknowledged(1)  # the controller is back: its ack lets the next ones go at once
+    assert link.seqs[-2:] == [2, 3]  # one acknowledged, two more
 
 
 class CountingOutbox(Outbox):
@@ -101,10 +119,11 @@ def test_a_flush_reads_only_the_envelopes_it_sends(
     link, now = Link(), [100.0]
     sender = ReceiptSender(counting, link, TOPIC, resend_interval_s=10, window=20, monotonic=lambda: now[0])
     sender.reconnected()
-    for acked in range(20, 101, 20):
+    while len(link.seqs) < 120:
+        acked = link.seqs[-1]
         counting.acknowledge(acked)
         sender.acknowledged(acked)
-    assert link.seqs == list(range(1, 121))
-    assert counting.read == 120  # each envelope read once, when it is sent
+    assert link.seqs[:120] == list(range(1, 121))
+    assert counting.read == len(link.seqs)  # each envelope read once, when it is sent
     assert sorted(counting.envelopes([5, 120, 121, 999])) == [120, 121]  # acknowledged ones are gone
     counting.close()
