@@ -29,6 +29,18 @@ class StoredMedia:
     bytes: int
 
 
+def copy_durably(source: BinaryIO, out: BinaryIO) -> tuple[str, int]:
+    """Copy ``source`` into ``out`` and fsync it; the sha256 and the size of what was copied."""
+    digest, size = hashlib.sha256(), 0
+    while chunk := source.read(_CHUNK):
+        digest.update(chunk)
+        out.write(chunk)
+        size += len(chunk)
+    out.flush()
+    os.fsync(out.fileno())
+    return digest.hexdigest(), size
+
+
 class MediaStore:
     """Immutable media files addressed by sha256, safe to serve by hash from a URL."""
 
@@ -76,18 +88,10 @@ class MediaStore:
         fd, tmp_name = tempfile.mkstemp(suffix=".part", dir=incoming)
         tmp = Path(tmp_name)
         try:
-            digest = hashlib.sha256()
-            size = 0
             with os.fdopen(fd, "wb") as out:
                 # Served read-only to boxes and the panel; mkstemp would make it 0600.
                 os.fchmod(out.fileno(), 0o644)
-                while chunk := source.read(_CHUNK):
-                    digest.update(chunk)
-                    out.write(chunk)
-                    size += len(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            sha256 = digest.hexdigest()
+                sha256, size = copy_durably(source, out)
             existing = self._existing(sha256, size)
             if existing is not None:
                 tmp.unlink()

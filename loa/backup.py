@@ -48,7 +48,6 @@ RENDER_CACHE_INDEX = "render-cache.json"  # audio.cache.INDEX_NAME
 # Folders of data_dir copied whole (plain files, modes kept): the keys, controller.checkpoints.FOLDER.
 FOLDERS = ("keys", "checkpoints")
 SHA256_NAME = re.compile(r"[0-9a-f]{64}")
-CHUNK = 1024 * 1024
 
 
 class BackupError(RuntimeError):

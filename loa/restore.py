@@ -12,7 +12,6 @@ to a lower version, accept the timelines the restored controller publishes.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -25,9 +24,9 @@ from typing import Any
 
 from sqlalchemy import text
 
+from audio.store import copy_durably
 from loa import pgtools
 from loa.backup import (
-    CHUNK,
     FOLDERS,
     FORMAT,
     FORMAT_VERSION,
@@ -132,15 +131,8 @@ def _extract(tar: tarfile.TarFile, member: tarfile.TarInfo, entry: dict[str, Any
     source = tar.extractfile(member)
     if source is None:
         raise BackupError(f"cannot read {member.name!r}")
-    digest, size = hashlib.sha256(), 0
     with target.open("wb") as out:
-        while chunk := source.read(CHUNK):
-            digest.update(chunk)
-            out.write(chunk)
-            size += len(chunk)
-        out.flush()
-        os.fsync(out.fileno())
-    actual = digest.hexdigest()
+        actual, size = copy_durably(source, out)
     if size != entry.get("bytes") or actual != entry.get("sha256"):
         raise BackupError(f"{member.name} does not match its checksum: the archive is damaged")
     if content_addressed and actual != name.name:
