@@ -45,14 +45,17 @@ class Flight:
 
     * ``wait_s``: how long a receipt waits for its ack before it is sent again. It is the smoothed
       time from send to ack plus four times its variation (RFC 6298), never below ``min_wait_s``;
-      each timeout doubles it, up to ``max_wait_s``. A receipt sent more than once gives no sample
-      (Karn's rule: its ack may answer either send).
-    * ``window``: how many receipts may be in flight (RFC 5681). It starts at ``max_window``. A
-      timeout drops it to one and sets the threshold to half what it was; then each receipt
-      acknowledged adds one (it doubles every round trip) up to the threshold, and past the
-      threshold one per window acknowledged, never above ``max_window``.
+      each timeout doubles it, up to ``max_wait_s`` (30 s, or ``min_wait_s`` if that is longer).
+      An ack gives no sample when it covers a receipt sent more than once (Karn's rule: it may
+      answer either send; and the receipts after a resent one waited for it, not for the
+      controller).
+    * ``window``: how many receipts may be in flight (RFC 5681). Every connection starts with
+      ``INITIAL_WINDOW``. A timeout drops it to one and sets the threshold to half what it was;
+      then each receipt acknowledged adds one (it doubles every round trip) up to the threshold,
+      and past the threshold one per window acknowledged, never above ``max_window``.
 
-    A receipt in flight is one sent less than its wait ago; after that it is due again.
+    A receipt in flight is one sent less than its wait ago; after that it is due again. Receipts
+    just committed go out at once whatever the window (``ReceiptSender.publish``) and count in it.
     """
 
     def __init__(self, min_wait_s: float, max_window: int, max_wait_s: float = MAX_RESEND_INTERVAL_S) -> None:
@@ -65,10 +68,13 @@ class Flight:
         self._rttvar = 0.0
         self._sent: dict[int, tuple[float, float, int]] = {}  # seq: (last sent at, due again at, sends)
         self._timeouts_seen_until = -math.inf
+        self._acked = 0  # the highest seq acknowledged
         self._lock = threading.Lock()
 
     def sent(self, seq: int, now: float) -> None:
         with self._lock:
+            if seq <= self._acked:
+                return  # its ack came between the publish and this call
             sends = self._sent[seq][2] + 1 if seq in self._sent else 1
             self._sent[seq] = (now, now + self.wait_s, sends)
 
@@ -101,15 +107,17 @@ class Flight:
     def acknowledged(self, seq: int, now: float) -> None:
         """The controller committed every receipt up to ``seq``."""
         with self._lock:
+            self._acked = max(self._acked, seq)
             acked = {s: sent for s, sent in self._sent.items() if s <= seq}
             if not acked:
                 return
             self._sent = {s: sent for s, sent in self._sent.items() if s > seq}
-            sampled = [now - at for s, (at, _due, sends) in sorted(acked.items()) if sends == 1]
-            if sampled:
-                self._sample(sampled[-1])
-            grown = len(acked) if self.window < self.threshold else len(acked) / self.window
-            self.window = min(float(self.max_window), self.window + grown)
+            if all(sends == 1 for _at, _due, sends in acked.values()):
+                self._sample(now - acked[max(acked)][0])
+            if self.window < self.threshold:
+                self.window = min(self.threshold, self.window + len(acked))
+            else:
+                self.window = min(float(self.max_window), self.window + len(acked) / self.window)
 
     def _sample(self, rtt: float) -> None:
         if self._srtt is None:
@@ -120,10 +128,12 @@ class Flight:
         self.wait_s = min(self.max_wait_s, max(self.min_wait_s, self._srtt + 4 * self._rttvar))
 
     def forget(self) -> None:
-        """A new connection: what was in flight on the old one may be lost, so all of it is due.
-        The window and the wait are kept: the controller is as busy as it was."""
+        """A new connection: what was in flight on the old one may be lost, so all of it is due,
+        and the window starts again at ``INITIAL_WINDOW`` (the whole province may be reconnecting
+        with it). The wait is kept: the controller is as far behind as it was."""
         with self._lock:
             self._sent.clear()
+            self.window = float(min(INITIAL_WINDOW, self.max_window))
 
 
 class ReceiptSender:
@@ -149,6 +159,7 @@ class ReceiptSender:
         self._next_flush = 0.0
         self._backlog = False  # the last flush left receipts unsent: the next ack sends more
         self._flushing = threading.Lock()
+        self._again = False  # a flush was asked for while another ran: it runs once more
 
     def publish(self, receipt: Receipt, envelope: bytes) -> None:
         """A receipt just committed: send it now (the outbox's listener), whatever the window."""
@@ -177,23 +188,36 @@ class ReceiptSender:
         """Publish the unacked receipts that are due (never sent on this connection, or whose wait
         ran out; the controller dedupes on device and seq), as many as the window has room for,
         lowest seq first: the controller's ack covers only an unbroken run of seqs, so a receipt
-        lost on the way holds back the ack of every one after it until it is sent again."""
-        if not self._link.connected or not self._flushing.acquire(blocking=False):
-            return  # another thread is flushing now
-        try:
-            now = self._monotonic()
-            self.flight.check_timeouts(now)
-            room = self.flight.room(now)
-            due = [seq for seq in self._outbox.pending_seqs() if self.flight.due(seq, now)]
-            self._backlog = len(due) > room
-            chosen = due[:room]
-            # Only the chosen envelopes are read: a week's backlog is not loaded on every ack.
-            envelopes = self._outbox.envelopes(chosen) if chosen else {}
-            for seq in chosen:
-                if seq not in envelopes:
-                    continue  # acknowledged meanwhile
-                if not self._link.publish(self._topic, envelopes[seq]):
-                    return
-                self.flight.sent(seq, now)
-        finally:
-            self._flushing.release()
+        lost on the way holds back the ack of every one after it until it is sent again. That
+        lowest one goes whenever it is due, window or not (as TCP resends its oldest segment): the
+        receipts published since it count in the window and, waiting behind it, never get acked."""
+        if not self._link.connected:
+            return
+        self._again = True
+        while self._again:
+            if not self._flushing.acquire(blocking=False):
+                return  # the thread flushing now runs once more for this call
+            try:
+                self._again = False
+                self._flush_due()
+            finally:
+                self._flushing.release()
+
+    def _flush_due(self) -> None:
+        now = self._monotonic()
+        self.flight.check_timeouts(now)
+        room = self.flight.room(now)
+        pending = self._outbox.pending_seqs()
+        due = [seq for seq in pending if self.flight.due(seq, now)]
+        if due and due[0] == pending[0]:
+            room = max(room, 1)
+        self._backlog = len(due) > room
+        chosen = due[:room]
+        # Only the chosen envelopes are read: a week's backlog is not loaded on every ack.
+        envelopes = self._outbox.envelopes(chosen) if chosen else {}
+        for seq in chosen:
+            if seq not in envelopes:
+                continue  # acknowledged meanwhile
+            if not self._link.publish(self._topic, envelopes[seq]):
+                return
+            self.flight.sent(seq, now)

@@ -120,15 +120,15 @@ def drain(
 
 def test_a_fleet_reconnecting_with_backlogs_shares_a_busy_controller() -> None:
     """100 boxes with 200 receipts each, a controller that stores 200 a second: 100 s of work.
-    Paced, it drains in 106 s, reading 1.06 receipts for every one it stores. A fixed window of
+    Paced, it drains in 100.5 s, reading 1.06 receipts for every one it stores. A fixed window of
     50 with a fixed 10 s resend made the controller read 7.5 for every one it stored, and took
     612 s."""
     boxes, receipts, rate = 100, 200, 200.0
     took, controller = drain(boxes, receipts, rate=rate, queue_cap=300, limit_s=600)
     unique = boxes * receipts
     assert sum(len(s) for s in controller.stored.values()) == unique  # every receipt stored, once
-    assert controller.arrivals <= 1.5 * unique  # not a flood of copies read and dropped
-    assert took <= 1.5 * unique / rate
+    assert controller.arrivals <= 1.25 * unique  # not a flood of copies read and dropped
+    assert took <= 1.2 * unique / rate
 
 
 def test_the_wait_follows_the_measured_round_trip_and_a_resent_receipt_gives_no_sample() -> None:
@@ -153,16 +153,82 @@ def test_a_timeout_drops_the_window_to_one_then_acks_grow_it_back() -> None:
         flight.sent(seq, 0.0)
         flight.acknowledged(seq, 0.0)  # slow start: each ack adds one
     assert flight.window == 50  # never above the most
-    for seq in range(1, 51):
+    for seq in range(101, 151):
         flight.sent(seq, 0.0)
     assert flight.room(5.0) == 0
     assert flight.check_timeouts(10.0)  # fifty ran out together: one timeout
     assert (flight.window, flight.threshold, flight.wait_s) == (1.0, 25.0, 20.0)
     assert not flight.check_timeouts(12.0)  # the same ones are not counted again
     assert flight.room(12.0) == 1
-    flight.acknowledged(4, 12.5)  # four acknowledged: slow start adds four
+    flight.acknowledged(104, 12.5)  # four acknowledged: slow start adds four
     assert flight.window == 5.0
-    flight.acknowledged(24, 13.0)  # past the threshold: one per window acknowledged
+    flight.acknowledged(124, 13.0)  # slow start stops at the threshold
     assert flight.window == 25.0
-    flight.acknowledged(50, 14.0)
+    flight.acknowledged(150, 14.0)  # past it: one per window acknowledged
     assert round(flight.window, 2) == 26.04
+    wait = flight.wait_s
+    flight.forget()
+    assert flight.window == 4 and flight.wait_s == wait  # a new connection starts small; the wait stays
+
+
+def test_an_ack_that_covers_a_resent_receipt_gives_no_sample() -> None:
+    """The receipts after a lost one wait for its resend, not for the controller: an ack covering
+    it measures the loss, so it does not count as a round trip."""
+    flight = Flight(10.0, 50, max_wait_s=300.0)
+    for seq in (1, 2, 3):
+        flight.sent(seq, 0.0)
+    flight.sent(1, 10.0)  # lost, sent again
+    flight.acknowledged(3, 10.1)
+    assert flight.wait_s == 10  # no 10.1 s sample
+    flight.sent(4, 20.0)
+    flight.acknowledged(4, 20.5)
+    assert flight.wait_s == 10  # 0.5 s: at least the shortest wait
+
+
+def test_an_ack_between_a_publish_and_its_record_leaves_nothing_in_flight() -> None:
+    flight = Flight(10.0, 50)
+    flight.acknowledged(7, 1.0)  # the controller answered before the sender noted the send
+    flight.sent(7, 1.0)
+    assert flight.in_flight(2.0) == 0
+    assert not flight.check_timeouts(20.0)  # no timeout for a receipt already committed
+
+
+def test_a_lost_receipt_is_resent_while_new_receipts_keep_coming() -> None:
+    """The lowest seq goes again whenever its wait runs out, even when the receipts the box keeps
+    publishing (two per airing) fill the window: they wait behind it and would never be acked."""
+    now = [0.0]
+    controller = Controller(rate=1000.0, queue_cap=1000)
+    backlog = Backlog(0, {seq: str(seq).encode() for seq in range(1, 101)})
+    link = Link(0, controller)
+    lost = {1}
+
+    def arrive(box: int, seq: int) -> None:
+        if seq in lost:
+            lost.discard(seq)  # the broker drops its first copy
+            controller.arrivals += 1
+        else:
+            Controller.arrive(controller, box, seq)
+
+    controller.arrive = arrive  # type: ignore[method-assign]
+    sender = ReceiptSender(backlog, link, TOPIC, monotonic=lambda: now[0])  # type: ignore[arg-type]
+    sender.reconnected()
+    last = 100
+    while now[0] < 600 and backlog.receipts:
+        now[0] += 0.5
+        if now[0] % 10 == 0:  # an airing's receipt every ten seconds
+            last += 1
+            backlog.receipts[last] = str(last).encode()
+            sender.publish(Committed(last), backlog.receipts[last])  # type: ignore[arg-type]
+        for _box, ack in controller.work(0.5).items():
+            backlog.acknowledge(ack)
+            sender.acknowledged(ack)
+        sender.tick(now[0])
+    assert controller.acked[0] == last and not backlog.receipts  # the hole was filled, all drained
+    assert now[0] < 300
+
+
+@dataclass
+class Committed:
+    """What ReceiptSender.publish reads of a receipt."""
+
+    seq: int
