@@ -27,7 +27,8 @@ from edge_agent.sender import RECEIPT_WINDOW, RESEND_INTERVAL_S, ReceiptSender
 from edge_agent.sinks import Sink
 from edge_agent.state import TimelineStore, VolumeStore
 from edge_agent.trust import Rejected, Trust
-from edge_agent.update import Releases, UpdateError
+from edge_agent.update import Releases
+from edge_agent.updating import UPDATE_CONFIRM_S, UPDATE_TRIAL_S, Updates
 from playlists.wire import (
     Command,
     MediaRef,
@@ -47,9 +48,6 @@ log = logging.getLogger(__name__)
 STATUS_INTERVAL_S = 60.0
 HEALTHY_HEARTBEAT_S = 15.0
 SECURITY_REPORTS_PER_HOUR = 30
-WHEEL = "application/zip"
-UPDATE_CONFIRM_S = 60.0  # a release on trial is kept once connected to the broker this long
-UPDATE_TRIAL_S = 600.0  # and gives up (exits, to be started again or rolled back) after this long
 
 
 def offline_status(device_id: str) -> bytes:
@@ -140,11 +138,17 @@ class Agent:
         self._lock = threading.Lock()
         self.rejected_documents = 0
         self.restart_requested = threading.Event()
-        self._releases = releases
-        self._update_confirm_s, self._update_trial_s = update_confirm_s, update_trial_s
-        self._on_trial = releases is not None and releases.on_trial(__version__)
-        self._connected_since: float | None = None
-        self._updating = threading.Lock()
+        self._updates = Updates(
+            releases,
+            fetcher=fetcher,
+            cache=cache,
+            outbox=outbox,
+            link=link,
+            restart_requested=self.restart_requested,
+            command_done=self._command_done,
+            confirm_s=update_confirm_s,
+            trial_s=update_trial_s,
+        )
         self._status_changed = threading.Event()
         self._vitals = Vitals(cache.folder, cache.usage_bytes)
         link.subscribe(topics.timeline(device_id), self.handle_timeline)
@@ -164,7 +168,7 @@ class Agent:
     def start(self) -> None:
         """Close what a crash left open, adopt the stored timeline, start playing, then connect."""
         self._report_state_resets()
-        self._report_update_outcome()
+        self._updates.report_outcome()
         self._outbox.recover()
         self._player.set_timeline(self._store.load())
         for name in self._store.problems:
@@ -180,13 +184,12 @@ class Agent:
         self._sender.tick(now)
         if now >= self._next_status or self._status_changed.is_set():
             self.publish_status()
-        if self._on_trial:
-            self._judge_trial(now)
+        self._updates.judge_trial(now)
 
     @property
     def trial_failed(self) -> bool:
         """This release is on trial and did not prove itself in time: exit, to be retried or rolled back."""
-        return self._on_trial and time.monotonic() - self._started > self._update_trial_s
+        return self._updates.trial_failed(time.monotonic() - self._started)
 
     def healthy(self) -> bool:
         """The player's loop and the link's thread are alive (the service watchdog is fed only then)."""
@@ -357,62 +360,7 @@ class Agent:
             self._command_done(command)  # durable before the process goes
             self.restart_requested.set()
         elif command.name == "update":
-            update = decode(UpdateArgs, command.args)
-            if update.version == __version__:
-                self._command_done(command)  # already running it
-            elif self._releases is None:
-                self._command_done(command, failed="update_failed:unsupported")
-            elif not self._updating.acquire(blocking=False):
-                self._command_done(command, failed="update_failed:busy")
-            else:
-                threading.Thread(target=self._update, args=(command, update), daemon=True).start()
-
-    def _update(self, command: Command, args: UpdateArgs) -> None:
-        """Fetch, check and stage the release, then restart into it (its trial decides the receipt)."""
-        assert self._releases is not None
-        try:
-            ref = MediaRef(sha256=args.sha256, url=args.url, bytes=args.bytes, duration_ms=0, mime=WHEEL)
-            wheel = self._fetcher.fetch(ref)
-            self._releases.stage(wheel, version=args.version, command_id=command.id)
-        except FetchError as exc:
-            self._command_done(command, failed=f"update_failed:fetch_{exc.code}")
-        except UpdateError as exc:
-            log.error("update to %s refused: %s", args.version, exc)
-            self._command_done(command, failed=f"update_failed:{exc.code}")
-        except Exception as exc:
-            log.exception("update to %s failed", args.version)
-            self._command_done(command, failed=f"update_failed:{type(exc).__name__}")
-        else:
-            # Its receipt comes from the trial's outcome, not from the restart (which would say failed).
-            self._outbox.settle_command(command.id)
-            self.restart_requested.set()
-            return
-        finally:
-            self._cache.path(args.sha256).unlink(missing_ok=True)  # unpacked now, or refused
-        self._updating.release()
-
-    def _judge_trial(self, now: float) -> None:
-        """Keep this release once it has stayed connected for a while."""
-        if not self._link.connected:
-            self._connected_since = None
-            return
-        if self._connected_since is None:
-            self._connected_since = now
-        elif now - self._connected_since >= self._update_confirm_s and self._releases is not None:
-            self._on_trial = False
-            if self._releases.confirm(__version__):
-                self._report_update_outcome()
-
-    def _report_update_outcome(self) -> None:
-        """The receipt of the update command that ended: kept, or rolled back by the launcher."""
-        outcome = self._releases.outcome() if self._releases is not None else None
-        if outcome is None or self._releases is None:
-            return
-        failed = None if outcome.ok else f"update_rolled_back:{outcome.version}"
-        self._outbox.append(
-            event="failed" if failed else "command_done", command_id=outcome.command_id, reason=failed
-        )
-        self._releases.clear_outcome()  # after the receipt: a crash in between reports it twice, never zero
+            self._updates.start(command, decode(UpdateArgs, command.args))
 
     def _fetch_then_submit(self, run: Run, media: MediaRef) -> None:
         with self._lock:
