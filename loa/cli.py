@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from loa import audit_commands
 from loa.logs import configure as configure_logging
 
 
@@ -43,96 +44,6 @@ def _migrate(_args: argparse.Namespace) -> int:
     from controller.settings import Settings
 
     migrate(Settings().resolved_database_url)
-    return 0
-
-
-def _audit_verify(args: argparse.Namespace) -> int:
-    from controller.audit_verify import AuditError, run
-    from controller.settings import Settings
-
-    try:
-        summary = run(Settings(), args.checkpoint)
-    except AuditError as exc:
-        print(f"loa audit verify: {exc}", file=sys.stderr)
-        return 1
-    print(summary.line())
-    return 0
-
-
-def _audit_checkpoint(_args: argparse.Namespace) -> int:
-    from controller.checkpoints import write
-    from controller.db import make_engine
-    from controller.keys import Signer
-    from controller.models import utcnow
-    from controller.settings import Settings
-
-    settings = Settings()
-    engine = make_engine(settings.resolved_database_url)
-    try:
-        signer = Signer.from_file(settings.resolved_signing_key_path)
-        document, path = write(engine, signer=signer, settings=settings, now=utcnow())
-    finally:
-        engine.dispose()
-    audit, receipts = document["audit"], document["receipts"]
-    print(f"checkpoint {document['day']}: audit seq {audit['seq']}, receipts seq {receipts['seq']} → {path}")
-    return 0
-
-
-def _audit_reconcile(_args: argparse.Namespace) -> int:
-    from controller.asrun_fold import AsRunFold
-    from controller.db import make_engine
-    from controller.settings import Settings
-
-    settings = Settings()
-    engine = make_engine(settings.resolved_database_url)
-    try:
-        report = AsRunFold.from_settings(engine, settings).run()
-    finally:
-        engine.dispose()
-    print(f"as-run log up to date: {report.line()}")
-    return 0
-
-
-def _report_monthly(args: argparse.Namespace) -> int:
-    from zoneinfo import ZoneInfo
-
-    from sqlmodel import Session, select
-
-    from controller.db import make_engine
-    from controller.models import User, utcnow
-    from controller.report_pdf import monthly_pdf, parse_month
-    from controller.settings import Settings
-
-    settings = Settings()
-    tz = ZoneInfo(settings.timezone)
-    now = utcnow()
-    month = parse_month(args.month) if args.month else now.astimezone(tz).date().replace(day=1)
-    engine = make_engine(settings.resolved_database_url)
-    try:
-        with Session(engine) as session:
-            if args.user:
-                user = session.exec(select(User).where(User.username == args.user)).first()
-                if user is None:
-                    print(f"loa report: no user {args.user!r}", file=sys.stderr)
-                    return 1
-            else:  # the whole province, read-only, as the Culture Department's auditor sees it
-                user = User(username="", full_name="", role="auditor", password_hash="")
-            body = monthly_pdf(
-                session,
-                user=user,
-                month=month,
-                tz=tz,
-                now=now,
-                issuer=settings.report_issuer,
-                commune_id=args.commune,
-                font_dir=settings.report_font_dir,
-                threshold_ms=float(settings.clock_audit_threshold_ms),
-            )
-    finally:
-        engine.dispose()
-    output = args.output or Path(f"loa-report-{month:%Y-%m}.pdf")
-    output.write_bytes(body)
-    print(f"monthly report {month:%m/%Y}: {len(body)} bytes → {output}")
     return 0
 
 
@@ -295,15 +206,15 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument(
         "--checkpoint", type=Path, action="append", default=[], help="also a checkpoint file kept elsewhere"
     )
-    verify.set_defaults(func=_audit_verify)
+    verify.set_defaults(func=audit_commands.verify)
     checkpoint = audit_sub.add_parser("checkpoint", help="sign the chains' heads now (also done daily)")
-    checkpoint.set_defaults(func=_audit_checkpoint)
+    checkpoint.set_defaults(func=audit_commands.checkpoint)
     reconcile = audit_sub.add_parser(
         "reconcile",
         help="fold new timelines, receipts and statuses into the as-run log and the reports now "
         "(the leader does it every LOA_ASRUN_FOLD_SECONDS)",
     )
-    reconcile.set_defaults(func=_audit_reconcile)
+    reconcile.set_defaults(func=audit_commands.reconcile)
 
     report = sub.add_parser("report", help="reports: report monthly (the month's PDF in Vietnamese)")
     report_sub = report.add_subparsers(dest="report_command", required=True)
@@ -314,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     monthly.add_argument(
         "--output", type=Path, default=None, help="PDF file (default: loa-report-YYYY-MM.pdf)"
     )
-    monthly.set_defaults(func=_report_monthly)
+    monthly.set_defaults(func=audit_commands.report_monthly)
     agent = sub.add_parser("agent", help="run the speaker-box agent (or enrol a new box: agent enroll)")
     agent.add_argument("--config", type=Path, default=Path("/etc/loa/agent.toml"), help="agent.toml")
     agent.set_defaults(func=_agent)
