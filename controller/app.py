@@ -302,6 +302,7 @@ def create_app(settings: Settings, *, connect_mqtt: bool = True, run_jobs: bool 
         panel_tokens,
         panel_users,
         panel_versions,
+        panel_voices,
         public,
     )
 
@@ -327,6 +328,7 @@ def create_app(settings: Settings, *, connect_mqtt: bool = True, run_jobs: bool 
     app.include_router(panel_settings.router)
     app.include_router(panel_chimes.router)
     app.include_router(panel_tokens.router)
+    app.include_router(panel_voices.router)
     app.include_router(public.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     install_problems(app)
