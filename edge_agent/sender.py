@@ -79,9 +79,12 @@ class Flight:
             self._sent[seq] = (now, now + self.wait_s, sends)
 
     def due(self, seq: int, now: float) -> bool:
+        return bool(self.due_of([seq], now))
+
+    def due_of(self, seqs: list[int], now: float) -> list[int]:
+        """Those of ``seqs`` never sent on this connection or whose wait ran out, in their order."""
         with self._lock:
-            found = self._sent.get(seq)
-        return found is None or now >= found[1]
+            return [seq for seq in seqs if (found := self._sent.get(seq)) is None or now >= found[1]]
 
     def in_flight(self, now: float) -> int:
         """How many receipts were sent, are not acknowledged, and are still waiting for their ack."""
@@ -208,7 +211,7 @@ class ReceiptSender:
         self.flight.check_timeouts(now)
         room = self.flight.room(now)
         pending = self._outbox.pending_seqs()
-        due = [seq for seq in pending if self.flight.due(seq, now)]
+        due = self.flight.due_of(pending, now)  # one lock for the whole backlog, not one per seq
         if due and due[0] == pending[0]:
             room = max(room, 1)
         self._backlog = len(due) > room

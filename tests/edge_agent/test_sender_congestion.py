@@ -22,9 +22,6 @@ class Backlog:
     def pending_seqs(self) -> list[int]:
         return sorted(self.receipts)
 
-    def pending(self) -> list[tuple[int, bytes]]:
-        return sorted(self.receipts.items())
-
     def envelopes(self, seqs: list[int]) -> dict[int, bytes]:
         return {seq: self.receipts[seq] for seq in seqs if seq in self.receipts}
 
